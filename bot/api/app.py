@@ -1,0 +1,69 @@
+"""The back office's FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bot import db, engine
+from bot.api import chat, health, internal
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Parcours' back office: the message path every channel uses, the triage engine and the hospital's
+practical information. Patient messages are health data: they are stored, never logged.
+"""
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    _warm_up()
+    yield
+    await engine.close()
+    await db.dispose()
+
+
+def _warm_up() -> None:
+    """Load the clinical NLP pipelines before the first patient waits for them."""
+    try:
+        from bot.triage import warm_up
+    except ImportError:
+        return
+    warm_up()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Parcours back office", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.include_router(chat.router)
+    app.include_router(health.router)
+    app.include_router(internal.router)
+    for module in _optional_routers():
+        app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Pydantic's messages are clear; the echoed input could hold health data, so it is left out.
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]} for e in error.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "errors": problems}, status_code=422)
+
+    return app
+
+
+def _optional_routers() -> list:
+    from importlib import import_module
+
+    routers = []
+    for name in ("bot.api.triage",):
+        try:
+            routers.append(import_module(name))
+        except ImportError as error:
+            log.warning("router %s not available: %s", name, error)
+    return routers

@@ -1,0 +1,108 @@
+"""The message path every channel uses: record, screen, decide the language, ask the engine, record.
+
+    channel → handle_incoming → transcript → red-flag screen → gateway → Rasa → transcript → channel
+
+A patient's message is committed to the transcript before the engine sees it, so nothing is
+lost when the engine is down; the patient then gets a polite "try again" with the emergency number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot import engine
+from bot.config import settings
+from bot.datafiles import message
+from bot.db import session_scope
+from bot.language import choose_language
+from bot.safety import screen
+from bot.transcript import Reply, conversation_by_id, conversation_for, record_incoming, record_outgoing
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 5000  # what we keep; longer messages are cut and the patient is told
+MAX_ENGINE_TEXT = 1000  # what the classifier reads: the opening of a message carries its intent
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Buttons send these intents as "/intent{...}" payloads; anything else starting with "/" typed by a
+# patient is read as text, so nobody can type "/restart" or "/emergency" to drive the engine.
+BUTTON_INTENTS = frozenset(
+    {"affirm", "deny", "inform_service", "inform_exam", "answer", "mistake", "switch_language", "choose"}
+)
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
+
+
+@dataclass
+class Turn:
+    conversation_id: str
+    language: str
+    replies: list[Reply]
+    red_flags: list[str]
+
+
+def clean_text(text: str) -> tuple[str, bool]:
+    """Printable, normalised text, and whether it had to be cut."""
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
+    return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
+
+
+def engine_message(text: str, language: str, red_flags: list[str]) -> str:
+    """What Rasa receives: a deterministic emergency intent on a red flag, else the patient's words."""
+    if red_flags:
+        return "/emergency" + json.dumps({"red_flags": red_flags, "language": language})
+    match = _PAYLOAD.match(text)
+    if match and match["intent"] in BUTTON_INTENTS:
+        try:
+            entities = json.loads(match["entities"]) if match["entities"] else {}
+        except json.JSONDecodeError:
+            entities = {}
+        if isinstance(entities, dict):
+            # A payload skips the NLU pipeline, so the language must ride along in it.
+            return f"/{match['intent']}" + json.dumps({**entities, "language": language})
+    return text.lstrip("/")[:MAX_ENGINE_TEXT] or "..."
+
+
+async def handle_incoming(channel: str, sender: str, text: str, metadata: dict | None = None) -> Turn:
+    text, truncated = clean_text(text)
+    default_language = settings().default_language
+    async with session_scope() as session:
+        conversation = await conversation_for(session, channel, sender, default_language)
+        language = choose_language(text, conversation.language, default_language) if text else conversation.language
+        conversation.language = language
+        await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
+        conversation_id = conversation.id
+    # Committed: from here on, a failure loses no patient message.
+
+    if not text:
+        replies = [Reply(text=message("empty_message", language))]
+        return await _record_replies(conversation_id, replies, language, [])
+
+    result = screen(text, language)
+    replies: list[Reply] = []
+    if truncated:
+        replies.append(Reply(text=message("message_truncated", language)))
+    try:
+        raw = await engine.send_to_engine(
+            conversation_id,
+            engine_message(text, language, result.red_flags),
+            {"channel": channel, "language": language, **(metadata or {})},
+        )
+        replies.extend(Reply.from_rasa(item) for item in raw)
+    except engine.EngineUnavailable as error:
+        log.warning("engine unavailable for a turn: %s", error)
+        replies.append(Reply(text=message("engine_unavailable", language)))
+    if result.failed:
+        replies.append(Reply(text=message("emergency_reminder", language)))
+    return await _record_replies(conversation_id, replies, language, result.red_flags)
+
+
+async def _record_replies(conversation_id: str, replies: list[Reply], language: str, red_flags: list[str]) -> Turn:
+    async with session_scope() as session:
+        conversation = await conversation_by_id(session, conversation_id)
+        assert conversation is not None
+        for reply in replies:
+            await record_outgoing(session, conversation, reply, language=language)
+    return Turn(conversation_id=conversation_id, language=language, replies=replies, red_flags=red_flags)
