@@ -19,6 +19,7 @@ from bot.config import settings
 from bot.datafiles import message
 from bot.db import session_scope
 from bot.language import choose_language
+from bot.orientation import emergency_reply
 from bot.safety import screen
 from bot.transcript import Reply, conversation_by_id, conversation_for, record_incoming, record_outgoing
 
@@ -93,7 +94,12 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
         replies.extend(Reply.from_rasa(item) for item in raw)
     except engine.EngineUnavailable as error:
         log.warning("engine unavailable for a turn: %s", error)
-        replies.append(Reply(text=message("engine_unavailable", language)))
+        if result.red_flags:
+            # The emergency answer needs no engine: a patient in danger never gets "try again".
+            text, custom = emergency_reply(result.red_flags, None, language)
+            replies.append(Reply(text=text, custom=custom))
+        else:
+            replies.append(Reply(text=message("engine_unavailable", language)))
     if result.failed:
         replies.append(Reply(text=message("emergency_reminder", language)))
     return await _record_replies(conversation_id, replies, language, result.red_flags)

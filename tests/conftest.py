@@ -60,13 +60,20 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-async def seeded_database(database_url: str) -> str:
-    """The schema migrated with Alembic (as in production) and the demo hospital loaded."""
-    from bot import db
+async def migrated_database(database_url: str) -> str:
+    """The schema as Alembic builds it in production."""
     from bot.migrate import upgrade
-    from bot.seed import seed
 
     await asyncio.to_thread(upgrade)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+async def seeded_database(migrated_database: str) -> str:
+    """The migrated schema with the demo hospital loaded."""
+    from bot import db
+    from bot.seed import seed
+
     async with db.session_scope() as session:
         await seed(session)
-    return database_url
+    return migrated_database

@@ -1,0 +1,70 @@
+"""A load generator: N simulated patients, each going through multi-turn conversations."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+Send = Callable[[httpx.AsyncClient, str, str], Awaitable[bool]]
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def turns(self) -> int:
+        return len(self.latencies_ms)
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "turns": self.turns,
+            "errors": self.errors,
+            "turns_per_s": round(self.turns / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(self.percentile(50), 1),
+            "p95_ms": round(self.percentile(95), 1),
+            "p99_ms": round(self.percentile(99), 1),
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else float("nan"),
+        }
+
+
+async def run_load(send: Send, conversations: Sequence[Sequence[str]], patients: int, rounds: int,
+                   sender_prefix: str) -> LoadResult:
+    """Each patient plays `rounds` conversations in turn (a new sender each time), all patients at once."""
+    result = LoadResult()
+    limits = httpx.Limits(max_connections=patients * 2, max_keepalive_connections=patients * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def patient(number: int) -> None:
+            for round_ in range(rounds):
+                script = conversations[(number + round_) % len(conversations)]
+                sender = f"{sender_prefix}-{number}-{round_}-{time.monotonic_ns()}"
+                for text in script:
+                    started = time.perf_counter()
+                    try:
+                        ok = await send(client, sender, text)
+                    except httpx.HTTPError:
+                        ok = False
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if ok:
+                        result.latencies_ms.append(elapsed)
+                    else:
+                        result.errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(patient(n) for n in range(patients)))
+        result.seconds = time.perf_counter() - started
+    return result

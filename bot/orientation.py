@@ -1,0 +1,104 @@
+"""Turns the triage engine's decision into what the patient reads, with the hospital's own
+addresses and phone numbers, and the payload channels render as a call button.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.datafiles import load, localized
+from bot.directory import Directory, format_hours
+from bot.triage import triage
+
+EMERGENCY_SPECIALTIES = ("emergency", "paediatric_emergency")
+
+
+def _texts() -> dict[str, Any]:
+    return load("orientation")
+
+
+def triage_state(complaint: str, answers: dict[str, str], language: str):
+    return triage(complaint, language=language, answers=answers or None)
+
+
+def next_question(complaint: str, answers: dict[str, str], language: str) -> dict[str, Any] | None:
+    result = triage_state(complaint, answers, language).to_dict()
+    pending = [q for q in result["follow_up_questions"] if q["id"] not in answers]
+    return pending[0] if pending else None
+
+
+def answer_buttons(question: dict[str, Any]) -> list[dict[str, str]]:
+    # Short values keep the payload under Telegram's 64-byte callback limit.
+    return [{"title": option["label"], "payload": "/answer" + json.dumps({"answer": option["value"]})}
+            for option in question.get("options", [])]
+
+
+def _call_button(number: str, language: str) -> dict[str, str]:
+    return {"number": number, "label": localized(_texts()["call_labels"], language).format(number=number)}
+
+
+def orientation_reply(result, directory: Directory, language: str) -> tuple[str, dict[str, Any]]:
+    texts = _texts()
+    data = result.to_dict()
+    level = data["level"]
+    if level == "emergency_call":
+        return emergency_reply(data["red_flags"], directory, language, reasons=data["reasons"])
+    service = _service_for(directory, data.get("service"), level)
+    parts = [_level_sentence(level, service, directory, language)]
+    if data["reasons"]:
+        parts.append(localized(texts["because"], language).format(reasons="; ".join(data["reasons"])))
+    if data.get("safety_net"):
+        parts.append(data["safety_net"])
+    parts.append(localized(texts["not_a_diagnosis"], language))
+    custom: dict[str, Any] = {"triage": {"level": level, "service": data.get("service"), "red_flags": data["red_flags"]}}
+    if level == "emergency_department":
+        site = directory.site
+        custom["triage"]["place"] = {"name": site.name, "address": site.address}
+        custom["call"] = _call_button("15", language)
+    elif level == "same_day":
+        custom["call"] = _call_button("116 117", language)
+    return "\n\n".join(parts), custom
+
+
+def _service_for(directory: Directory, specialty: str | None, level: str):
+    if level == "emergency_department":
+        candidates = directory.services_for_specialty(specialty) if specialty in EMERGENCY_SPECIALTIES else []
+        return (candidates or directory.services_for_specialty("emergency") or [None])[0]
+    if specialty:
+        candidates = directory.services_for_specialty(specialty)
+        return candidates[0] if candidates else None
+    return None
+
+
+def _level_sentence(level: str, service, directory: Directory, language: str) -> str:
+    texts = _texts()
+    template = localized(texts["levels"][level], language)
+    site = directory.site
+    with_service = ""
+    if service is not None and level in ("appointment", "teleconsultation"):
+        with_service = localized(texts["with_service"], language).format(
+            service=localized(service.name, language), phone=service.phone or site.switchboard_phone,
+            hours=format_hours(service, language))
+    return template.format(
+        place=localized(service.name, language) if service is not None else site.name,
+        address=site.address, phone=(service.phone if service is not None else "") or site.switchboard_phone,
+        with_service=with_service)
+
+
+def emergency_reply(red_flags: list[str], directory: Directory | None, language: str,
+                    reasons: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The answer to a life-threatening emergency. Needs nothing that can fail but the data file."""
+    texts = _texts()["emergency"]
+    from bot.triage import red_flag_info
+
+    infos = [info for info in (red_flag_info(code) for code in red_flags) if info is not None]
+    labels = reasons or [localized(info.label, language) for info in infos]
+    reason = "; ".join(labels) if labels else localized(texts["unknown_reason"], language)
+    parts = [localized(texts["headline"], language).format(reasons=reason[:1].upper() + reason[1:])]
+    extras = {number for info in infos for number in info.numbers} & set(texts["extra_numbers"])
+    parts += [localized(texts["extra_numbers"][number], language) for number in sorted(extras)]
+    parts.append(localized(texts["advice"], language))
+    custom = {"triage": {"level": "emergency_call", "service": None, "red_flags": list(red_flags)},
+              "call": _call_button("15", language)}
+    return "\n\n".join(parts), custom

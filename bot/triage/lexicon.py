@@ -1,0 +1,198 @@
+"""Finding symptom terms in a token list: the term patterns of `data/lexicon.yml`, compiled.
+
+Pattern syntax (also documented at the top of lexicon.yml, for clinicians):
+
+- words are matched after normalisation, so accents, case, elisions and SMS spellings don't matter;
+- `<class>` stands for any phrase of a word class (e.g. `<pain>`: mal, douleur, hurts, ache…);
+- `a|b` is one word among alternatives; `word?` is an optional word;
+- `...` allows up to 3 other words in between (never across punctuation);
+- `A & B` means A and B within 4 words of each other, in either order.
+
+Matching is indexed by first token, so the cost is proportional to the message length, not to the
+number of patterns. Misspellings are corrected token by token against the lexicon's own words
+(phonetic skeleton, then a small edit distance for long words), never towards a red-flag word
+from a short word, which is where false alarms would come from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from .text import PUNCTUATION, skeleton, tokenize
+
+GAP = 3
+NEAR = 4
+
+
+@dataclass(frozen=True)
+class Element:
+    """One position of a pattern: a set of alternative token sequences, or a gap."""
+
+    options: frozenset[tuple[str, ...]] = frozenset()
+    optional: bool = False
+    gap: int = 0  # > 0: skip up to this many words
+    lengths: tuple[int, ...] = ()  # option lengths, longest first (filled in by __post_init__)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lengths", tuple(sorted({len(o) for o in self.options}, reverse=True)))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    concept: str
+    language: str
+    source: str
+    elements: tuple[Element, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    concept: str
+    start: int  # token index, inclusive
+    end: int  # token index, exclusive
+    language: str
+    source: str
+
+
+class PatternError(ValueError):
+    pass
+
+
+def _compile_item(item: str, classes: dict[str, frozenset[tuple[str, ...]]]) -> Element:
+    optional = item.endswith("?") and len(item) > 1
+    if optional:
+        item = item[:-1]
+    if item == "...":
+        return Element(gap=GAP)
+    if item.startswith("<") and item.endswith(">"):
+        name = item[1:-1]
+        if name not in classes:
+            raise PatternError(f"unknown word class <{name}>")
+        return Element(options=classes[name], optional=optional)
+    options = frozenset(tuple(tokenize(alt)) for alt in item.split("|") if tokenize(alt))
+    if not options:
+        raise PatternError(f"empty item {item!r}")
+    return Element(options=options, optional=optional)
+
+
+def compile_pattern(
+    text: str, concept: str, language: str, classes: dict[str, frozenset[tuple[str, ...]]]
+) -> list[Pattern]:
+    """One YAML pattern string becomes one or two compiled patterns (two for `A & B`)."""
+    if " & " in text:
+        left, right = (part.strip() for part in text.split(" & ", 1))
+        near = Element(gap=NEAR)
+        a = [_compile_item(i, classes) for i in left.split()]
+        b = [_compile_item(i, classes) for i in right.split()]
+        variants = [tuple(a + [near] + b), tuple(b + [near] + a)]
+    else:
+        variants = [tuple(_compile_item(i, classes) for i in text.split())]
+    for elements in variants:
+        if not elements or elements[0].gap or elements[0].optional:
+            raise PatternError(f"pattern {text!r} must start with a required word")
+    return [Pattern(concept, language, text, elements) for elements in variants]
+
+
+class Lexicon:
+    """All compiled term patterns, indexed by their possible first token."""
+
+    def __init__(self, patterns: Iterable[Pattern], protected: Iterable[str] = ()) -> None:
+        self.patterns = list(patterns)
+        self._index: dict[str, list[Pattern]] = {}
+        vocabulary: set[str] = set()
+        for pattern in self.patterns:
+            for first in pattern.elements[0].options:
+                self._index.setdefault(first[0], []).append(pattern)
+            for element in pattern.elements:
+                for option in element.options:
+                    vocabulary.update(option)
+        self.vocabulary = frozenset(vocabulary)
+        # Words that are real words the lexicon must never "correct" (e.g. soigne ≠ saigne).
+        self.protected = frozenset(t for w in protected for t in tokenize(w))
+        long_words = [w for w in vocabulary if len(w) >= 5 and w.isalpha()]
+        self._by_skeleton: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for word in long_words:
+            key = skeleton(word)
+            if key in self._by_skeleton and self._by_skeleton[key] != word:
+                ambiguous.add(key)
+            self._by_skeleton.setdefault(key, word)
+        for key in ambiguous:
+            del self._by_skeleton[key]
+        self._skeletons_by_initial: dict[str, list[str]] = {}
+        for key in self._by_skeleton:
+            self._skeletons_by_initial.setdefault(key[0], []).append(key)
+        self._correct = lru_cache(maxsize=32768)(self._correct_uncached)
+
+    # -- misspellings -------------------------------------------------------------------------
+    def _correct_uncached(self, token: str) -> str:
+        if len(token) < 5 or not token.isalpha() or token in self.vocabulary or token in self.protected:
+            return token
+        key = skeleton(token)
+        if key in self._by_skeleton:
+            return self._by_skeleton[key]
+        # Edit distance only for long words: short words are too often other real words.
+        if len(token) < 7:
+            return token
+        limit = 1 if len(token) < 10 else 2
+        choices = self._skeletons_by_initial.get(key[0], ())
+        best = process.extractOne(key, choices, scorer=Levenshtein.distance, score_cutoff=limit)
+        if best is None:
+            return token
+        return self._by_skeleton[best[0]]
+
+    def correct(self, tokens: list[str]) -> list[str]:
+        return [self._correct(t) for t in tokens]
+
+    # -- matching -----------------------------------------------------------------------------
+    def find(self, tokens: list[str]) -> list[Match]:
+        """Every concept mention, longest match per pattern and start position."""
+        found: dict[tuple[str, int, int], Match] = {}
+        for start, token in enumerate(tokens):
+            for pattern in self._index.get(token, ()):
+                end = _match(pattern.elements, 0, tokens, start)
+                if end is not None:
+                    key = (pattern.concept, start, end)
+                    found.setdefault(key, Match(pattern.concept, start, end, pattern.language, pattern.source))
+        return _drop_nested(list(found.values()))
+
+
+def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -> int | None:
+    """End position of the longest match of elements[i:] at tokens[pos:], or None."""
+    if i == len(elements):
+        return pos
+    element = elements[i]
+    if element.gap:
+        # Try the shortest gap first: the nearest completion is the natural reading.
+        for skip in range(element.gap + 1):
+            if skip and (pos + skip - 1 >= len(tokens) or tokens[pos + skip - 1] in PUNCTUATION):
+                break
+            end = _match(elements, i + 1, tokens, pos + skip)
+            if end is not None:
+                return end
+        return None
+    for n in element.lengths:
+        if tuple(tokens[pos : pos + n]) in element.options:
+            end = _match(elements, i + 1, tokens, pos + n)
+            if end is not None:
+                return end
+    if element.optional:
+        return _match(elements, i + 1, tokens, pos)
+    return None
+
+
+def _drop_nested(matches: list[Match]) -> list[Match]:
+    """For one concept, a mention inside a longer mention of the same concept adds nothing."""
+    matches.sort(key=lambda m: (m.concept, m.start, -(m.end - m.start)))
+    kept: list[Match] = []
+    for m in matches:
+        if any(k.concept == m.concept and k.start <= m.start and m.end <= k.end for k in kept):
+            continue
+        kept.append(m)
+    kept.sort(key=lambda m: (m.start, m.end))
+    return kept

@@ -1,0 +1,302 @@
+"""Is a mention affirmed, for the patient (or someone with them), now?
+
+"je n'ai pas de douleur à la poitrine", "si j'ai de la fièvre après l'opération", "mon père a fait
+un AVC l'an dernier" mention red-flag words without describing an emergency. Each mention found
+by the lexicon gets four qualifiers:
+
+- negated      French: edsnlp `eds.negation`; English: ConText-style triggers (data/qualifiers.yml)
+- hypothetical French: edsnlp `eds.hypothesis` restricted to *conditional* cues ("si", "au cas où");
+               English: ConText triggers ("if", "in case"). Uncertainty ("je crois que je fais un
+               AVC", "I think I'm having a heart attack") is deliberately NOT a hypothesis here:
+               for a patient it still describes what is happening.
+- family       French: edsnlp `eds.family`; English: ConText experiencer triggers.
+- history      a past-time cue ("l'an dernier", "il y a 3 ans", "last year"), or, for a relative,
+               a past-tense verb ("a eu", "had"), with no recency cue ("depuis ce matin", "now").
+
+Policy (why "family" alone does not remove a mention): a parent writes for their baby, a wife for
+the husband who "ne respire plus". A relative's *current* red flag is an emergency for the person
+writing. What we drop is the relative's *history*: "mon père a fait un AVC l'an dernier".
+
+The edsnlp pipeline is slow to build (seconds), so it is built once per process, lazily, and only
+run on the sentences that contain a mention.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .lexicon import Lexicon, Match
+from .text import SENTENCE_END
+
+if TYPE_CHECKING:
+    from .rules import QualifierRules
+
+
+@dataclass
+class Mention:
+    concept: str
+    start: int
+    end: int
+    text: str
+    language: str
+    negated: bool = False
+    hypothetical: bool = False
+    family: bool = False
+    history: bool = False
+    cues: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def affirmed(self) -> bool:
+        """Counts as something happening now: not negated, not conditional, not past history."""
+        return not (self.negated or self.hypothetical or self.history)
+
+
+# --------------------------------------------------------------------------------------------
+# Cue search (used for English ConText and, in both languages, for history/recency)
+# --------------------------------------------------------------------------------------------
+
+
+def _sentences(tokens: list[str]) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for i, tok in enumerate(tokens):
+        if tok in SENTENCE_END:
+            if i > start:
+                spans.append((start, i))
+            start = i + 1
+    if start < len(tokens):
+        spans.append((start, len(tokens)))
+    return spans
+
+
+def _clause(bounds: list[tuple[int, int]], position: int, sentence: tuple[int, int]) -> tuple[int, int]:
+    """The stretch of the sentence around `position` not crossed by a termination cue."""
+    left, right = sentence
+    for start, end in bounds:
+        if end <= position and end > left and start >= sentence[0]:
+            left = end
+        if start >= position and start < right and end <= sentence[1]:
+            right = start
+    return left, right
+
+
+class CueSet:
+    """Cue phrases for one language, matched with the lexicon machinery (no spelling correction)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+
+    def find(self, tokens: list[str]) -> dict[str, list[Match]]:
+        found: dict[str, list[Match]] = {}
+        for m in self.lexicon.find(tokens):
+            found.setdefault(m.concept, []).append(m)
+        # A pseudo-trigger ("pas de doute", "not only", "si mal") hides the cues it contains.
+        pseudo = [m for k, ms in found.items() if k.endswith("pseudo") for m in ms]
+        if pseudo:
+            for kind in list(found):
+                if kind.endswith("pseudo"):
+                    continue
+                found[kind] = [
+                    m for m in found[kind] if not any(p.start <= m.start and m.end <= p.end for p in pseudo)
+                ]
+        return found
+
+
+def _before(cues: list[Match], mention: Mention, clause: tuple[int, int], window: int) -> list[Match]:
+    return [c for c in cues if clause[0] <= c.start and c.end <= mention.start and mention.start - c.end <= window]
+
+
+def _after(cues: list[Match], mention: Mention, clause: tuple[int, int], window: int) -> list[Match]:
+    return [c for c in cues if c.start >= mention.end and c.end <= clause[1] and c.start - mention.end <= window]
+
+
+def _within(cues: list[Match], clause: tuple[int, int], mention: Mention) -> list[Match]:
+    """Cues anywhere in the clause, except inside the mention itself ("ne respire plus")."""
+    return [
+        c for c in cues if clause[0] <= c.start and c.end <= clause[1] and (c.end <= mention.start or c.start >= mention.end)
+    ]
+
+
+def _words(tokens: list[str], matches: list[Match]) -> list[str]:
+    return [" ".join(tokens[m.start : m.end]) for m in matches]
+
+
+class ContextQualifier:
+    """ConText (Harkema et al., 2009) for English: triggers with a scope that runs to a
+    termination term or punctuation, bounded to a few words."""
+
+    def __init__(self, cues: CueSet, windows: dict[str, int]) -> None:
+        self.cues = cues
+        self.windows = windows
+
+    def qualify(self, tokens: list[str], mentions: list[Mention], found: dict[str, list[Match]]) -> None:
+        bounds = [(m.start, m.end) for m in found.get("termination", [])]
+        for mention in mentions:
+            sentence = _sentence_of(tokens, mention.start)
+            clause = _clause(bounds, mention.start, sentence)
+            # the end of the clause must be searched from the end of the mention
+            clause = (clause[0], _clause(bounds, mention.end, sentence)[1])
+            neg = _before(found.get("negation_preceding", []), mention, clause, self.windows["negation"])
+            neg += _after(found.get("negation_following", []), mention, clause, 3)
+            hyp = _before(found.get("hypothesis_preceding", []), mention, clause, self.windows["hypothesis"])
+            hyp += _after(found.get("hypothesis_following", []), mention, clause, 3)
+            fam = _within(found.get("family", []), clause, mention)
+            mention.negated = bool(neg)
+            mention.hypothetical = bool(hyp)
+            mention.family = bool(fam)
+            mention.cues.update(negation=_words(tokens, neg), hypothesis=_words(tokens, hyp), family=_words(tokens, fam))
+
+
+def _sentence_of(tokens: list[str], position: int) -> tuple[int, int]:
+    for start, end in _sentences(tokens):
+        if start <= position < end:
+            return start, end
+    return 0, len(tokens)
+
+
+class HistoryQualifier:
+    """Past history versus now, in both languages, from data/qualifiers.yml cues."""
+
+    def qualify(self, tokens: list[str], mentions: list[Mention], found: dict[str, list[Match]]) -> None:
+        bounds = [(m.start, m.end) for m in found.get("history_termination", [])]
+        for mention in mentions:
+            sentence = _sentence_of(tokens, mention.start)
+            clause = (_clause(bounds, mention.start, sentence)[0], _clause(bounds, mention.end, sentence)[1])
+            past = _within(found.get("past_time", []), clause, mention)
+            recent = _within(found.get("recent", []), clause, mention)
+            family_past = []
+            if mention.family and not _within(found.get("child_relative", []), clause, mention):
+                # "mon père a eu un infarctus": for a relative who is not a child, a past tense with
+                # no time given is family history. A parent's "mon fils a fait une convulsion" is not.
+                family_past = _within(found.get("family_past_verb", []), clause, mention)
+            mention.history = bool(past or family_past) and not recent
+            mention.cues.update(history=_words(tokens, past + family_past), recent=_words(tokens, recent))
+
+
+# --------------------------------------------------------------------------------------------
+# French: edsnlp qualifiers
+# --------------------------------------------------------------------------------------------
+
+_EDS_LOCK = threading.Lock()
+_EDS_CACHE: dict[str, Any] = {}
+
+
+def eds_pipeline(rules: QualifierRules) -> Any:
+    """edsnlp blank pipeline with sentences, normalizer, negation, hypothesis and family.
+
+    Built once per process (a few seconds: edsnlp compiles its verb conjugation tables).
+    """
+    key = rules.version
+    pipeline = _EDS_CACHE.get(key)
+    if pipeline is not None:
+        return pipeline
+    with _EDS_LOCK:
+        pipeline = _EDS_CACHE.get(key)
+        if pipeline is not None:
+            return pipeline
+        import edsnlp
+        import edsnlp.pipes as eds
+        from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
+        from edsnlp.pipes.qualifiers.family import patterns as family_patterns
+
+        fr = rules.french
+        spans = {"triage": True}
+        nlp = edsnlp.blank("eds")
+        nlp.add_pipe(eds.sentences())
+        nlp.add_pipe(eds.normalizer())
+        nlp.add_pipe(
+            eds.negation(
+                span_getter=spans,
+                explain=True,
+                preceding=negation_patterns.preceding + fr["negation"]["preceding"],
+                following=negation_patterns.following + fr["negation"]["following"],
+                pseudo=negation_patterns.pseudo + fr["negation"]["pseudo"],
+                preceding_regex=negation_patterns.preceding_regex + fr["negation"]["preceding_regex"],
+            )
+        )
+        # Conditional cues only (see module docstring): the default list also holds
+        # uncertainty words and "?", which would silence "j'ai mal à la poitrine, c'est grave ?".
+        nlp.add_pipe(
+            eds.hypothesis(
+                span_getter=spans,
+                explain=True,
+                preceding=fr["hypothesis"]["preceding"],
+                following=fr["hypothesis"]["following"],
+                pseudo=fr["hypothesis"]["pseudo"],
+                verbs_hyp=fr["hypothesis"]["verbs_hyp"],
+                verbs_eds=fr["hypothesis"]["verbs_eds"],
+            )
+        )
+        nlp.add_pipe(
+            eds.family(
+                span_getter=spans,
+                explain=True,
+                use_sections=False,
+                family=family_patterns.family + fr["family"],
+            )
+        )
+        _EDS_CACHE[key] = nlp
+        return nlp
+
+
+def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
+    from spacy.tokens import Doc, Span
+
+    # Only the sentences holding a mention are processed: a 5,000-character message with one
+    # symptom costs what a one-line message costs.
+    wanted = sorted({_sentence_of(tokens, m.start) for m in mentions})
+    words: list[str] = []
+    offset: dict[tuple[int, int], int] = {}
+    for start, end in wanted:
+        offset[(start, end)] = len(words) - start
+        words.extend(tokens[start:end])
+        words.append(".")
+    doc = Doc(nlp.vocab, words=words)
+    spans: dict[tuple[int, int], Span] = {}
+    for m in mentions:
+        shift = offset[_sentence_of(tokens, m.start)]
+        key = (m.start + shift, min(m.end, _sentence_of(tokens, m.start)[1]) + shift)
+        spans.setdefault(key, Span(doc, key[0], key[1], label="triage"))
+    for _name, component in nlp.pipeline[:2]:
+        doc = component(doc)
+    doc.spans["triage"] = list(spans.values())
+    for _name, component in nlp.pipeline[2:]:
+        doc = component(doc)
+    by_key = {(s.start, s.end): s for s in doc.spans["triage"]}
+    for m in mentions:
+        shift = offset[_sentence_of(tokens, m.start)]
+        span = by_key[(m.start + shift, min(m.end, _sentence_of(tokens, m.start)[1]) + shift)]
+        m.negated = bool(span._.negation)
+        m.hypothetical = bool(span._.hypothesis)
+        m.family = bool(span._.family)
+        m.cues.update(
+            negation=[c.text for c in span._.negation_cues],
+            hypothesis=[c.text for c in span._.hypothesis_cues],
+            family=[c.text for c in span._.family_cues],
+        )
+
+
+class Qualifier:
+    """Qualifies mentions in the message language: edsnlp for French, ConText for English."""
+
+    def __init__(self, rules: QualifierRules) -> None:
+        self.rules = rules
+        self.english = ContextQualifier(rules.english_cues, rules.windows)
+        self.history = HistoryQualifier()
+
+    def warm_up(self) -> None:
+        eds_pipeline(self.rules)
+
+    def qualify(self, tokens: list[str], matches: list[Match], language: str) -> list[Mention]:
+        mentions = [
+            Mention(m.concept, m.start, m.end, " ".join(tokens[m.start : m.end]), m.language) for m in matches
+        ]
+        if not mentions:
+            return mentions
+        if language == "fr":
+            _eds_qualify(eds_pipeline(self.rules), tokens, mentions)
+        else:
+            self.english.qualify(tokens, mentions, self.rules.english_cues.find(tokens))
+        self.history.qualify(tokens, mentions, self.rules.history_cues[language].find(tokens))
+        return mentions

@@ -1,0 +1,140 @@
+"""Text normalisation shared by the lexicon, the qualifiers and the fact parsers.
+
+Patients write the way they text: no accents, SMS spellings ("jai mal o ventre"), elisions,
+contractions ("can't"), stretched letters ("malllll"). Every piece of text the engine looks at
+(patient messages *and* the terms in the YAML files) goes through the same `tokenize()`, so a
+term written naturally by a clinician ("mal à l'estomac") matches however the patient spells it.
+The token list is also what the qualifier pipelines see, so positions line up without any
+character-offset bookkeeping.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Contractions and elisions are rewritten before splitting so that the negation in "can't",
+# "don't", "n'ai" survives as a token of its own ("not", "ne").
+_EN_CONTRACTIONS = [
+    (re.compile(r"\bcan['’]?t\b"), "cannot"),
+    (re.compile(r"\bwon['’]t\b"), "will not"),
+    (re.compile(r"\b(\w+)n['’]t\b"), r"\1 not"),
+    (re.compile(r"\bi['’]m\b"), "i am"),
+    (re.compile(r"\b(he|she|it|that|there|what)['’]s\b"), r"\1 is"),
+    (re.compile(r"\b(\w+)['’]ve\b"), r"\1 have"),
+    (re.compile(r"\b(\w+)['’]re\b"), r"\1 are"),
+    (re.compile(r"\b(\w+)['’]ll\b"), r"\1 will"),
+    (re.compile(r"\b(i|you|he|she|we|they)['’]d\b"), r"\1 would"),
+]
+# French elisions: j' n' l' d' m' t' s' c' qu' become the full word, so "je n'ai pas" and
+# "je ne ai pas" look the same to the negation cues.
+_FR_ELISION = re.compile(r"\b(qu|[jnldmtsc])['’]\s*")
+_ELIDED = {"qu": "que", "j": "je", "n": "ne", "l": "le", "d": "de", "m": "me", "t": "te", "s": "se", "c": "ce"}
+
+# One token = a number (with decimal comma or point), a word, or one punctuation sign.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|\d+|[^\w\s]", re.UNICODE)
+_STRETCH = re.compile(r"(\w)\1{2,}")
+
+# SMS and lay spellings that are whole tokens. Kept here (not in YAML) because they are
+# spelling, not clinical content; clinicians never need to review them.
+SMS: dict[str, str] = {
+    # French
+    "jai": "je ai", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis", "chuis": "je suis",
+    "jpeux": "je peux", "jpe": "je peux", "jarrive": "je arrive", "jme": "je me", "jvais": "je vais",
+    "jsais": "je sais", "g": "je ai", "pa": "pas", "o": "au", "ds": "dans", "ke": "que", "k": "que",
+    "koi": "quoi", "bcp": "beaucoup", "bcq": "beaucoup", "tt": "tout", "tjs": "toujours", "tjrs": "toujours",
+    "mm": "meme", "pr": "pour", "pk": "pourquoi", "pq": "pourquoi", "dpuis": "depuis", "dp": "depuis",
+    "mnt": "maintenant", "mtn": "maintenant", "auj": "aujourd hui", "ajd": "aujourd hui",
+    "ajrd": "aujourd hui", "aujourdhui": "aujourd hui", "ya": "il y a", "yen": "il y en",
+    "yavait": "il y avait", "svp": "s il vous plait", "stp": "s il te plait", "vs": "vous",
+    "ns": "nous", "qd": "quand", "qq": "quelque", "qqn": "quelqu un", "ct": "ce etait",
+    "cetait": "ce etait", "cest": "ce est", "jen": "je en", "jy": "je y", "jeai": "je ai",
+    "nai": "ne ai", "narrive": "ne arrive", "arive": "arrive", "hiere": "hier", "trop": "trop",
+    "tro": "trop", "oci": "aussi", "osi": "aussi", "boku": "beaucoup", "bocoup": "beaucoup",
+    "kan": "quand", "pcq": "parce que", "pck": "parce que", "paske": "parce que", "psk": "parce que",
+    "oqp": "occupe", "bb": "bebe", "bebe": "bebe", "gorje": "gorge", "tete": "tete", "vontre": "ventre",
+    # English
+    "cant": "cannot", "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
+    "wont": "will not", "havent": "have not", "hasnt": "has not", "aint": "am not", "im": "i am",
+    "ive": "i have", "ur": "your", "u": "you", "r": "are", "pls": "please", "plz": "please",
+    "bc": "because", "cuz": "because", "coz": "because", "abt": "about", "w": "with",
+    "wo": "without", "thx": "thanks", "rn": "right now", "asap": "as soon as possible",
+    "yr": "year", "yrs": "years", "yo": "years old", "mo": "months", "mos": "months",
+    "wk": "week", "wks": "weeks", "hr": "hour", "hrs": "hours", "min": "minutes", "mins": "minutes",
+    "tummy": "tummy", "bf": "boyfriend", "gf": "girlfriend", "mum": "mum", "ppl": "people",
+}
+# Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
+_JOINERS = {"+": "et", "&": "et"}
+# Apostrophes and quotes left over after elisions carry no meaning.
+_DROPPED = {"'", '"', "«", "»", "“", "”"}
+
+
+def strip_accents(text: str) -> str:
+    text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _prepare(text: str) -> str:
+    # A line break ends a sentence for the qualifiers (a list of symptoms, one per line).
+    text = text.lower().replace("’", "'").replace("`", "'").replace("\n", " . ")
+    for pattern, repl in _EN_CONTRACTIONS:
+        text = pattern.sub(repl, text)
+    text = _FR_ELISION.sub(lambda m: _ELIDED[m.group(1)] + " ", text)
+    text = strip_accents(text)
+    return _STRETCH.sub(r"\1", text)
+
+
+@lru_cache(maxsize=4096)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for raw in _TOKEN.findall(_prepare(text)):
+        if raw[0].isdigit():
+            out.append(raw.replace(",", "."))
+            continue
+        if raw in _DROPPED:
+            continue
+        raw = _JOINERS.get(raw, raw)
+        expansion = SMS.get(raw)
+        if expansion:
+            out.extend(expansion.split())
+        else:
+            out.append(raw)
+    return tuple(out)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, accent-free tokens, elisions and SMS spellings expanded."""
+    return list(_tokenize_cached(text))
+
+
+def normalize(text: str) -> str:
+    """The token list joined with single spaces: what the regex-based fact parsers read."""
+    return " ".join(_tokenize_cached(text))
+
+
+PUNCTUATION = frozenset(".,;:!?()[]\"'/-…")
+SENTENCE_END = frozenset(".!?…\n")
+
+
+def is_word(token: str) -> bool:
+    return token[:1].isalnum()
+
+
+_SKELETON_RULES = [
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"qu"), "k"),
+    (re.compile(r"c(?=[aou])"), "k"),
+    (re.compile(r"y"), "i"),
+    (re.compile(r"h"), ""),
+    (re.compile(r"(.)\1+"), r"\1"),
+]
+
+
+@lru_cache(maxsize=65536)
+def skeleton(token: str) -> str:
+    """A rough phonetic key: 'diarhee', 'diarrhée' and 'diaree' share one. Used for misspellings."""
+    for pattern, repl in _SKELETON_RULES:
+        token = pattern.sub(repl, token)
+    return token

@@ -1,0 +1,121 @@
+"""The whole stack, started the way `make run` starts it, spoken to over real HTTP.
+
+Needs the trained model (make train) and takes about a minute: the engine's start-up dominates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import httpx
+import pytest
+
+from bot.config import settings
+from bot.stack import MODEL, Stack
+
+pytestmark = [pytest.mark.integration]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def stack(seeded_database):
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` first")
+    for name in ("RASA_PORT", "ACTION_PORT", "PARCOURS_PORT"):
+        os.environ[name] = str(_free_port())
+    for name in ("RASA_URL", "ACTION_SERVER_URL", "PARCOURS_URL"):
+        os.environ.pop(name, None)
+    settings.cache_clear()
+    running = Stack()
+    await asyncio.to_thread(running.start)
+    yield running
+    await asyncio.to_thread(running.stop)
+
+
+@pytest.fixture
+async def api(stack):
+    async with httpx.AsyncClient(base_url=settings().backoffice_url, timeout=30) as client:
+        yield client
+
+
+async def say(api: httpx.AsyncClient, sender: str, text: str) -> dict:
+    response = await api.post("/api/chat", json={"sender": sender, "text": text, "channel": "web"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def texts(body: dict) -> str:
+    return " ".join(reply["text"] for reply in body["replies"])
+
+
+async def test_everything_is_healthy(api):
+    assert (await api.get("/health")).json() == {
+        "status": "ok", "database": "ok", "engine": "ok", "action_server": "ok"}
+
+
+async def test_opening_hours_come_from_the_database_in_french(api):
+    body = await say(api, "it-fr", "c quoi les horaires de la cardio stp")
+    assert body["language"] == "fr"
+    assert "Cardiologie" in texts(body) and "lundi" in texts(body).lower()
+
+
+async def test_the_same_question_in_english_is_answered_in_english(api):
+    body = await say(api, "it-en", "what are the opening hours of cardiology?")
+    assert body["language"] == "en"
+    assert "Cardiology" in texts(body) and "Monday" in texts(body)
+
+
+async def test_a_greeting_and_a_language_switch(api):
+    assert "Bonjour" in texts(await say(api, "it-switch", "bonjour"))
+    body = await say(api, "it-switch", "can we speak english please?")
+    assert body["language"] == "en" and "English" in texts(body)
+    assert body["replies"]
+
+
+async def test_an_ambiguous_service_gets_a_short_choice_and_a_button_answers_it(api):
+    body = await say(api, "it-ambiguous", "horaires des urgences")
+    buttons = [b for reply in body["replies"] for b in reply["buttons"]]
+    assert len(buttons) >= 2
+    body = await say(api, "it-ambiguous", buttons[-1]["payload"])
+    assert "24" in texts(body)
+
+
+async def test_a_brief_action_server_outage_gets_try_again_then_recovers(api, stack):
+    actions = next(p for p in stack.processes if p.name == "action server")
+    await asyncio.to_thread(actions.stop)
+    body = await say(api, "it-outage", "quel est le numero de la radiologie")
+    assert "Réessayez" in texts(body) and "15" in texts(body)
+    actions.start()
+    for _ in range(100):
+        if actions.healthy():
+            break
+        await asyncio.sleep(0.2)
+    body = await say(api, "it-outage", "quel est le numero de la radiologie")
+    assert "Radiologie" in texts(body)
+
+
+async def test_the_engine_can_speak_first_through_the_gateway(api):
+    body = await say(api, "it-proactive", "bonjour")
+    conversation_id = body["conversation_id"]
+    from bot import engine
+
+    await engine.trigger_intent(conversation_id, "greet")
+    await engine.close()
+    from bot import db
+    from bot.transcript import history
+
+    for _ in range(50):
+        async with db.session_scope() as session:
+            messages = await history(session, conversation_id)
+        if len([m for m in messages if m.direction == "out"]) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert [m.direction for m in messages][-1] == "out"
+    assert "Bonjour" in messages[-1].text

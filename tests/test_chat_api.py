@@ -1,0 +1,144 @@
+"""The message path through POST /api/chat, with the engine replaced by a fake."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot import db
+from bot.api.app import create_app
+from bot.models import Conversation, Message
+from tests.fakes import FakeEngine
+
+
+@pytest.fixture
+def fake_engine(monkeypatch) -> FakeEngine:
+    fake = FakeEngine()
+    monkeypatch.setattr("bot.engine.send_to_engine", fake.send)
+    return fake
+
+
+@pytest.fixture
+async def client(migrated_database):
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def transcript(sender: str) -> list[Message]:
+    async with db.session_scope() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender == sender))
+        assert conversation is not None
+        return list((await session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id))).all())
+
+
+async def test_a_message_gets_the_engines_replies_and_both_are_recorded(client, fake_engine):
+    response = await client.post("/api/chat", json={"sender": "p1", "text": "horaires de la cardio svp"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["language"] == "fr"
+    assert body["replies"][0]["text"] == "echo: horaires de la cardio svp"
+    assert body["replies"][0]["buttons"][0]["payload"].startswith("/inform_service")
+    assert fake_engine.received[0]["metadata"] == {"channel": "web", "language": "fr"}
+    messages = await transcript("p1")
+    assert [(m.direction, m.author) for m in messages] == [("in", "patient"), ("out", "bot")]
+    assert messages[1].payload["buttons"][0]["title"] == "Cardiologie"
+
+
+async def test_the_engine_sees_the_conversation_id_not_the_patients_channel_id(client, fake_engine):
+    body = (await client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"})).json()
+    assert fake_engine.received[0]["sender"] == body["conversation_id"]
+    assert "+33612345678" not in str(fake_engine.received)
+
+
+async def test_the_language_is_kept_per_conversation(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "p2", "text": "what time does radiology open"})
+    body = (await client.post("/api/chat", json={"sender": "p2", "text": "ok"})).json()
+    assert body["language"] == "en"
+    body = (await client.post("/api/chat", json={"sender": "p2", "text": "en français svp"})).json()
+    assert body["language"] == "fr"
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"text": "bonjour"}, "sender"),
+        ({"sender": "x"}, "text"),
+        ({"sender": "x", "text": "hi", "channel": "carrier-pigeon"}, "channel"),
+        ({"sender": "", "text": "hi"}, "sender"),
+        ({"sender": "x", "text": "hi", "unexpected": 1}, "unexpected"),
+    ],
+)
+async def test_malformed_requests_get_a_clear_4xx(client, fake_engine, payload, problem):
+    response = await client.post("/api/chat", json=payload)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == "invalid request"
+    assert any(problem in error["field"] for error in body["errors"])
+    assert not fake_engine.received
+
+
+async def test_invalid_json_gets_a_4xx(client, fake_engine):
+    response = await client.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert not fake_engine.received
+
+
+async def test_a_very_long_message_is_cut_said_so_and_answered(client, fake_engine):
+    text = "j'ai mal au dos " * 400  # 6,400 characters
+    body = (await client.post("/api/chat", json={"sender": "p3", "text": text})).json()
+    assert "très long" in body["replies"][0]["text"]
+    assert len(fake_engine.received[0]["text"]) <= 1000
+    stored = (await transcript("p3"))[0]
+    assert len(stored.text) == 5000
+
+
+async def test_control_characters_and_emoji_only_messages_are_handled(client, fake_engine):
+    body = (await client.post("/api/chat", json={"sender": "p4", "text": "bon\x00jour\x1b[31m\u200b"})).json()
+    assert "\x00" not in fake_engine.received[0]["text"] and "\x1b" not in fake_engine.received[0]["text"]
+    assert body["replies"]
+    body = (await client.post("/api/chat", json={"sender": "p4", "text": "😷🤒🤕"})).json()
+    assert body["replies"]
+
+
+async def test_an_empty_message_gets_a_request_for_text(client, fake_engine):
+    body = (await client.post("/api/chat", json={"sender": "p5", "text": "   "})).json()
+    assert "15" in body["replies"][0]["text"]
+    assert not fake_engine.received
+
+
+async def test_when_the_engine_is_down_the_patient_gets_try_again_and_the_emergency_number(client, fake_engine):
+    fake_engine.down = True
+    body = (await client.post("/api/chat", json={"sender": "p6", "text": "horaires de la radio"})).json()
+    assert "Réessayez" in body["replies"][0]["text"] and "15" in body["replies"][0]["text"]
+    assert (await transcript("p6"))[0].text == "horaires de la radio"  # nothing lost
+    fake_engine.down = False
+    body = (await client.post("/api/chat", json={"sender": "p6", "text": "horaires de la radio"})).json()
+    assert body["replies"][0]["text"].startswith("echo:")
+
+
+async def test_patients_cannot_drive_the_engine_with_typed_commands(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "p7", "text": "/restart"})
+    await client.post("/api/chat", json={"sender": "p7", "text": '/emergency{"red_flags":["x"]}'})
+    assert fake_engine.received[0]["text"] == "restart"
+    assert not fake_engine.received[1]["text"].startswith("/")
+
+
+async def test_button_payloads_reach_the_engine_with_the_language(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "p8", "text": "where is the eye clinic please"})
+    await client.post("/api/chat", json={"sender": "p8", "text": '/inform_service{"service":"cardio"}'})
+    assert fake_engine.received[1]["text"] == '/inform_service{"service": "cardio", "language": "en"}'
+
+
+async def test_health_reports_a_missing_engine(client):
+    body = (await client.get("/health")).json()
+    assert body["database"] == "ok"
+    assert body["engine"] == "down" and body["status"] == "degraded"
+
+
+async def test_the_api_is_documented(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert "/api/chat" in schema["paths"]
+    assert "/internal/rasa/outbound" not in schema["paths"]
