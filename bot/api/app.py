@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot import db, engine
-from bot.api import chat, health, internal
+from bot.api import chat, health, internal, web
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def create_app() -> FastAPI:
     app.include_router(chat.router)
     app.include_router(health.router)
     app.include_router(internal.router)
+    app.include_router(web.router)
     for module in _optional_routers():
         app.include_router(module.router)
 

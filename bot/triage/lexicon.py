@@ -6,7 +6,8 @@ Pattern syntax (also documented at the top of lexicon.yml, for clinicians):
 - `<class>` stands for any phrase of a word class (e.g. `<pain>`: mal, douleur, hurts, ache…);
 - `a|b` is one word among alternatives; `word?` is an optional word;
 - `...` allows up to 3 other words in between (never across punctuation);
-- `A & B` means A and B within 4 words of each other, in either order.
+- `A & B` means A and B within 4 words of each other, in either order; each side is a list of
+  phrases separated by `|` ("ventoline|inhalateur & marche pas|fait rien") or a `<class>`.
 
 Matching is indexed by first token, so the cost is proportional to the message length, not to the
 number of patterns. Misspellings are corrected token by token against the lexicon's own words
@@ -28,6 +29,17 @@ from .text import PUNCTUATION, skeleton, tokenize
 GAP = 3
 NEAR = 4
 
+# Built-in word classes that are not lists: <number> (digits or number words) and <year>.
+NUMBER_WORDS = frozenset(
+    "un une deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt trente quarante "
+    "cinquante quelques plusieurs one two three four five six seven eight nine ten eleven twelve "
+    "fifteen twenty thirty forty fifty few several couple".split()
+)
+SPECIALS = {
+    "number": lambda t: t[:1].isdigit() or t in NUMBER_WORDS,
+    "year": lambda t: len(t) == 4 and t.isdigit() and t[:2] in ("19", "20"),
+}
+
 
 @dataclass(frozen=True)
 class Element:
@@ -36,6 +48,7 @@ class Element:
     options: frozenset[tuple[str, ...]] = frozenset()
     optional: bool = False
     gap: int = 0  # > 0: skip up to this many words
+    special: str = ""  # "number" or "year"
     lengths: tuple[int, ...] = ()  # option lengths, longest first (filled in by __post_init__)
 
     def __post_init__(self) -> None:
@@ -69,15 +82,38 @@ def _compile_item(item: str, classes: dict[str, frozenset[tuple[str, ...]]]) -> 
         item = item[:-1]
     if item == "...":
         return Element(gap=GAP)
-    if item.startswith("<") and item.endswith(">"):
-        name = item[1:-1]
-        if name not in classes:
-            raise PatternError(f"unknown word class <{name}>")
-        return Element(options=classes[name], optional=optional)
-    options = frozenset(tuple(tokenize(alt)) for alt in item.split("|") if tokenize(alt))
+    if item.startswith("<") and item.endswith(">") and item[1:-1] in SPECIALS:
+        return Element(special=item[1:-1], optional=optional)
+    options_set: set[tuple[str, ...]] = set()
+    for alt in item.split("|"):
+        if alt.startswith("<") and alt.endswith(">"):
+            if alt[1:-1] not in classes:
+                raise PatternError(f"unknown word class {alt}")
+            options_set |= classes[alt[1:-1]]
+        elif tokenize(alt):
+            options_set.add(tuple(tokenize(alt)))
+    options = frozenset(options_set)
     if not options:
         raise PatternError(f"empty item {item!r}")
     return Element(options=options, optional=optional)
+
+
+def _compile_side(side: str, classes: dict[str, frozenset[tuple[str, ...]]]) -> Element:
+    """One side of `A & B`: phrases separated by | ("marche pas|fait rien"), or <class> names."""
+    options: set[tuple[str, ...]] = set()
+    for alt in side.split("|"):
+        alt = alt.strip()
+        if alt.startswith("<") and alt.endswith(">"):
+            if alt[1:-1] not in classes:
+                raise PatternError(f"unknown word class {alt}")
+            options |= classes[alt[1:-1]]
+        elif "<" in alt or "..." in alt:
+            raise PatternError(f"{side!r}: a side of '&' holds phrases or one <class>, not a sequence")
+        elif tokenize(alt):
+            options.add(tuple(tokenize(alt)))
+    if not options:
+        raise PatternError(f"empty side {side!r}")
+    return Element(options=frozenset(options))
 
 
 def compile_pattern(
@@ -85,11 +121,12 @@ def compile_pattern(
 ) -> list[Pattern]:
     """One YAML pattern string becomes one or two compiled patterns (two for `A & B`)."""
     if " & " in text:
-        left, right = (part.strip() for part in text.split(" & ", 1))
+        sides = [part.strip() for part in text.split(" & ")]
+        if len(sides) != 2:
+            raise PatternError(f"pattern {text!r}: only one '&' is allowed")
         near = Element(gap=NEAR)
-        a = [_compile_item(i, classes) for i in left.split()]
-        b = [_compile_item(i, classes) for i in right.split()]
-        variants = [tuple(a + [near] + b), tuple(b + [near] + a)]
+        a, b = (_compile_side(side, classes) for side in sides)
+        variants = [(a, near, b), (b, near, a)]
     else:
         variants = [tuple(_compile_item(i, classes) for i in text.split())]
     for elements in variants:
@@ -106,6 +143,8 @@ class Lexicon:
         self._index: dict[str, list[Pattern]] = {}
         vocabulary: set[str] = set()
         for pattern in self.patterns:
+            if pattern.elements[0].special:
+                self._index.setdefault("<" + pattern.elements[0].special + ">", []).append(pattern)
             for first in pattern.elements[0].options:
                 self._index.setdefault(first[0], []).append(pattern)
             for element in pattern.elements:
@@ -153,8 +192,13 @@ class Lexicon:
     def find(self, tokens: list[str]) -> list[Match]:
         """Every concept mention, longest match per pattern and start position."""
         found: dict[tuple[str, int, int], Match] = {}
+        specials = [(name, test, self._index[f"<{name}>"]) for name, test in SPECIALS.items() if f"<{name}>" in self._index]
         for start, token in enumerate(tokens):
-            for pattern in self._index.get(token, ()):
+            candidates = self._index.get(token, [])
+            for _name, test, extra in specials:
+                if test(token):
+                    candidates = candidates + extra
+            for pattern in candidates:
                 end = _match(pattern.elements, 0, tokens, start)
                 if end is not None:
                     key = (pattern.concept, start, end)
@@ -167,6 +211,12 @@ def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -
     if i == len(elements):
         return pos
     element = elements[i]
+    if element.special:
+        if pos < len(tokens) and SPECIALS[element.special](tokens[pos]):
+            end = _match(elements, i + 1, tokens, pos + 1)
+            if end is not None:
+                return end
+        return _match(elements, i + 1, tokens, pos) if element.optional else None
     if element.gap:
         # Try the shortest gap first: the nearest completion is the natural reading.
         for skip in range(element.gap + 1):
@@ -177,7 +227,7 @@ def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -
                 return end
         return None
     for n in element.lengths:
-        if tuple(tokens[pos : pos + n]) in element.options:
+        if pos + n <= len(tokens) and tuple(tokens[pos : pos + n]) in element.options:
             end = _match(elements, i + 1, tokens, pos + n)
             if end is not None:
                 return end

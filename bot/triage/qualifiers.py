@@ -158,6 +158,9 @@ def _sentence_of(tokens: list[str], position: int) -> tuple[int, int]:
 class HistoryQualifier:
     """Past history versus now, in both languages, from data/qualifiers.yml cues."""
 
+    def __init__(self, family_history_concepts: frozenset[str]) -> None:
+        self.family_history_concepts = family_history_concepts
+
     def qualify(self, tokens: list[str], mentions: list[Mention], found: dict[str, list[Match]]) -> None:
         bounds = [(m.start, m.end) for m in found.get("history_termination", [])]
         for mention in mentions:
@@ -165,10 +168,16 @@ class HistoryQualifier:
             clause = (_clause(bounds, mention.start, sentence)[0], _clause(bounds, mention.end, sentence)[1])
             past = _within(found.get("past_time", []), clause, mention)
             recent = _within(found.get("recent", []), clause, mention)
-            family_past = []
-            if mention.family and not _within(found.get("child_relative", []), clause, mention):
-                # "mon père a eu un infarctus": for a relative who is not a child, a past tense with
-                # no time given is family history. A parent's "mon fils a fait une convulsion" is not.
+            family_past: list[Match] = []
+            if (
+                mention.family
+                and mention.concept in self.family_history_concepts
+                and not _within(found.get("child_relative", []), clause, mention)
+            ):
+                # "mon père a eu un infarctus": a relative (not a child), a past tense and a disease
+                # name is family history. "my husband had chest pain and collapsed" is not: symptoms
+                # are not in family_history_concepts. A parent's "mon fils a fait une convulsion"
+                # is not either.
                 family_past = _within(found.get("family_past_verb", []), clause, mention)
             mention.history = bool(past or family_past) and not recent
             mention.cues.update(history=_words(tokens, past + family_past), recent=_words(tokens, recent))
@@ -283,7 +292,7 @@ class Qualifier:
     def __init__(self, rules: QualifierRules) -> None:
         self.rules = rules
         self.english = ContextQualifier(rules.english_cues, rules.windows)
-        self.history = HistoryQualifier()
+        self.history = HistoryQualifier(rules.family_history_concepts)
 
     def warm_up(self) -> None:
         eds_pipeline(self.rules)

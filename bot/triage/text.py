@@ -44,16 +44,18 @@ SMS: dict[str, str] = {
     "jpeux": "je peux", "jpe": "je peux", "jarrive": "je arrive", "jme": "je me", "jvais": "je vais",
     "jsais": "je sais", "g": "je ai", "pa": "pas", "o": "au", "ds": "dans", "ke": "que", "k": "que",
     "koi": "quoi", "bcp": "beaucoup", "bcq": "beaucoup", "tt": "tout", "tjs": "toujours", "tjrs": "toujours",
-    "mm": "meme", "pr": "pour", "pk": "pourquoi", "pq": "pourquoi", "dpuis": "depuis", "dp": "depuis",
+    "mm": "meme", "pr": "pour", "pk": "pourquoi", "pq": "pourquoi", "dpuis": "depuis", "depui": "depuis", "dp": "depuis",
     "mnt": "maintenant", "mtn": "maintenant", "auj": "aujourd hui", "ajd": "aujourd hui",
     "ajrd": "aujourd hui", "aujourdhui": "aujourd hui", "ya": "il y a", "yen": "il y en",
     "yavait": "il y avait", "svp": "s il vous plait", "stp": "s il te plait", "vs": "vous",
     "ns": "nous", "qd": "quand", "qq": "quelque", "qqn": "quelqu un", "ct": "ce etait",
     "cetait": "ce etait", "cest": "ce est", "jen": "je en", "jy": "je y", "jeai": "je ai",
-    "nai": "ne ai", "narrive": "ne arrive", "arive": "arrive", "hiere": "hier", "trop": "trop",
+    "nai": "ne ai", "narrive": "ne arrive", "arive": "arrive", "hiere": "hier",
     "tro": "trop", "oci": "aussi", "osi": "aussi", "boku": "beaucoup", "bocoup": "beaucoup",
     "kan": "quand", "pcq": "parce que", "pck": "parce que", "paske": "parce que", "psk": "parce que",
-    "oqp": "occupe", "bb": "bebe", "bebe": "bebe", "gorje": "gorge", "tete": "tete", "vontre": "ventre",
+    "oqp": "occupe", "bb": "bebe", "gorje": "gorge", "vontre": "ventre",
+    # Elided words typed without apostrophe ("j ai", "l estomac", "d air") and in the YAML terms.
+    "j": "je", "l": "le", "d": "de", "n": "ne", "s": "se", "m": "me", "t": "te", "c": "ce", "qu": "que",
     # English
     "cant": "cannot", "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
     "wont": "will not", "havent": "have not", "hasnt": "has not", "aint": "am not", "im": "i am",
@@ -62,7 +64,7 @@ SMS: dict[str, str] = {
     "wo": "without", "thx": "thanks", "rn": "right now", "asap": "as soon as possible",
     "yr": "year", "yrs": "years", "yo": "years old", "mo": "months", "mos": "months",
     "wk": "week", "wks": "weeks", "hr": "hour", "hrs": "hours", "min": "minutes", "mins": "minutes",
-    "tummy": "tummy", "bf": "boyfriend", "gf": "girlfriend", "mum": "mum", "ppl": "people",
+    "bf": "boyfriend", "gf": "girlfriend", "ppl": "people",
 }
 # Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
 _JOINERS = {"+": "et", "&": "et"}

@@ -1,0 +1,197 @@
+"""`triage()`: level of care, service, reasons, follow-up questions and safety-net for a message."""
+
+from __future__ import annotations
+
+from .analysis import Analysis, analyse, qualifier
+from .conditions import CONCEPT_KEYS
+from .decision import Decision, decide
+from .facts import Facts
+from .questions import apply_answers, pending
+from .result import EmergencyNumber, FollowUpQuestion, QuestionOption, TriageResult
+from .rules import LEVEL_RANK, Question, RuleBook, rules
+from .screen import facts_from_analysis, normalise_language, to_red_flag
+
+# When nothing recognisable was described we still must return a level: a doctor the same day
+# is the neutral answer while we ask the patient to describe the problem (never "self_care").
+FALLBACK_LEVEL = "same_day"
+MAX_REASON_ITEMS = 6
+
+# Which numbers to show, per level (always with 15 / 112 / 114 SMS).
+LEVEL_NUMBERS = {
+    "same_day": ("on_call_gp", "sos_medecins"),
+    "pharmacist": ("duty_pharmacy",),
+    "self_care": ("duty_pharmacy",),
+}
+
+
+def warm_up() -> None:
+    """Load the rules and build the edsnlp pipeline now (a few seconds) instead of on the first
+    patient message. Call it at back-office start-up."""
+    book = rules()
+    qualifier(book).warm_up()
+    analyse("je n'ai pas de douleur à la poitrine", "fr")
+    analyse("no chest pain", "en")
+
+
+def _concept_texts(analysis: Analysis, concepts: set[str], book: RuleBook, language: str) -> list[str]:
+    labels: list[str] = []
+    for mention in analysis.mentions:
+        if mention.affirmed and mention.concept in concepts:
+            label = book.concepts[mention.concept].label.get(language) or mention.text
+            if label not in labels:
+                labels.append(label)
+    return labels[:MAX_REASON_ITEMS]
+
+
+def _join(items: list[str], language: str, book: RuleBook) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {book.texts['reasons']['and'][language]} " + items[-1]
+
+
+def _condition_concepts(conditions: list[dict]) -> set[str]:
+    found: set[str] = set()
+    for cond in conditions:
+        for key in CONCEPT_KEYS:
+            if key != "none":
+                found.update(cond.get(key, []))
+        found.update(_condition_concepts(cond.get("any_of", [])))
+        if "fever" in cond or "temperature" in cond:
+            found.add("fever")
+    return found
+
+
+def _reasons(decision: Decision, facts: Facts, analysis: Analysis, book: RuleBook, language: str) -> list[str]:
+    texts = book.texts["reasons"]
+    involved: set[str] = set()
+    for flag in decision.flags:
+        involved |= _condition_concepts(list(flag.conditions))
+    outcomes = [o for o in decision.outcomes if o.level == decision.level] or decision.outcomes[:1]
+    for outcome in outcomes:
+        involved |= set(outcome.complaint.triggers) | _condition_concepts([outcome.rule.when])
+    items = _concept_texts(analysis, involved & facts.concepts, book, language)
+    if facts.temperature is not None and facts.temperature >= 38:
+        value = f"{facts.temperature:.1f}".replace(".", "," if language == "fr" else ".")
+        items.append(f"{'une température de' if language == 'fr' else 'a temperature of'} {value} °C")
+    if facts.pain is not None and facts.pain >= 4:
+        items.append(f"{'une douleur à' if language == 'fr' else 'pain at'} {facts.pain:g}/10")
+    reasons = []
+    if items:
+        reasons.append(texts["you_describe"][language].format(items=_join(items, language, book)))
+    for flag in decision.flags:
+        reasons.append(texts["red_flag"][language].format(label=flag.label[language]))
+    if decision.top is not None and not decision.flags:
+        reasons.append(decision.top.rule.because[language])
+        for modifier in decision.top.modifiers:
+            reasons.append(modifier.because[language])
+    return reasons
+
+
+def _numbers(level: str, extra: list[str], book: RuleBook, language: str) -> list[EmergencyNumber]:
+    codes = list(book.default_numbers) + list(LEVEL_NUMBERS.get(level, ())) + extra
+    seen: list[str] = []
+    for code in codes:
+        if code not in seen:
+            seen.append(code)
+    return [EmergencyNumber(book.numbers[c].number, book.numbers[c].label[language]) for c in seen]
+
+
+def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, language: str) -> str:
+    net = book.texts["safety_net"]
+    parts = []
+    if level == "emergency_call":
+        parts.append(net["emergency_call"][language])
+    else:
+        parts.append(net["default"][language])
+        if LEVEL_RANK[level] >= LEVEL_RANK["same_day"]:
+            parts.append(net["recontact"][language])
+    from .conditions import evaluate
+
+    if "child_mention" in facts.concepts or evaluate({"age": {"below": 16}}, facts) is True:
+        parts.append(net["child"][language])
+    if facts.pregnant is True:
+        parts.append(net["pregnancy"][language])
+    if "suicidal_intent" in flags:
+        parts.append(net["suicide"][language])
+    if "poisoning" in flags:
+        parts.append(net["poison"][language])
+    return " ".join(parts)
+
+
+def _question(q: Question, language: str) -> FollowUpQuestion:
+    return FollowUpQuestion(q.id, q.text[language], [QuestionOption(o.value, o.label[language]) for o in q.options])
+
+
+def _describe_result(language: str, book: RuleBook, facts: Facts) -> TriageResult:
+    describe = book.describe
+    return TriageResult(
+        level=FALLBACK_LEVEL,
+        service=None,
+        red_flags=[],
+        reasons=[book.texts["describe"]["reason"][language]],
+        follow_up_questions=[FollowUpQuestion(describe["id"], describe["text"][language], [])],
+        safety_net=_safety_net("same_day", facts, [], book, language),
+        language=language,
+        complete=False,
+        advice=book.texts["describe"]["reason"][language],
+        emergency_numbers=_numbers("emergency_call", [], book, language),
+        rules_version=book.version,
+    )
+
+
+def triage(
+    text: str,
+    *,
+    age: int | float | None = None,
+    sex: str | None = None,
+    language: str | None = None,
+    answers: dict[str, str] | None = None,
+) -> TriageResult:
+    """Orient a patient from their own description (French or English).
+
+    `answers` holds the answers to earlier follow-up questions (question id → option value or
+    free text); call again with the accumulated answers until `complete` is True.
+    """
+    book = rules()
+    text = text if isinstance(text, str) else ""
+    answers = {k: v for k, v in (answers or {}).items() if isinstance(v, str)}
+    # A free-text description given in answer to "describe the problem" is part of the message.
+    full_text = " . ".join(t for t in (text, answers.pop("describe", "")) if t and t.strip())
+    lang = normalise_language(language)
+    analysis = analyse(full_text, lang)
+    lang = analysis.language
+
+    facts = facts_from_analysis(full_text, analysis)
+    if age is not None and 0 <= float(age) <= 130:
+        facts.age = (float(age), float(age))
+    if sex:
+        s = sex.strip().lower()
+        facts.sex = "female" if s[:1] in ("f", "w") else "male" if s[:1] in ("m", "h") else facts.sex
+    apply_answers(facts, answers, book)
+
+    decision = decide(facts, book)
+    if decision.level is None:
+        return _describe_result(lang, book, facts)
+
+    questions = pending(facts, decision, book)
+    flags = [to_red_flag(f, analysis, book) for f in decision.flags]
+    flag_codes = [f.code for f in flags]
+    extra_numbers = [n for f in decision.flags for n in f.extra_numbers]
+    reasons = _reasons(decision, facts, analysis, book, lang)
+    if questions:
+        reasons.append(book.texts["reasons"]["pending"][lang])
+    return TriageResult(
+        level=decision.level,
+        service=decision.service,
+        red_flags=flag_codes,
+        reasons=reasons,
+        follow_up_questions=[_question(q, lang) for q in questions],
+        safety_net=_safety_net(decision.level, facts, flag_codes, book, lang),
+        language=lang,
+        complete=not questions,
+        advice=book.texts["levels"][decision.level][lang],
+        emergency_numbers=_numbers(decision.level, extra_numbers, book, lang),
+        flags=flags,
+        concepts=sorted(facts.concepts),
+        rules_version=book.version,
+    )
