@@ -84,6 +84,13 @@ def cmd_run(args: argparse.Namespace) -> None:
         print("stopped.")
 
 
+def cmd_telegram_poll(_: argparse.Namespace) -> None:
+    """Telegram without a public URL: long polling and an outbox worker in this process."""
+    from connectors.telegram import run_polling
+
+    asyncio.run(run_polling())
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m bot", description="Parcours back office")
@@ -96,5 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     run = commands.add_parser("run", help="migrate, seed, train if needed and start the whole stack")
     run.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
+    commands.add_parser("telegram-poll", help="serve Telegram by long polling (no public URL needed)").set_defaults(
+        func=cmd_telegram_poll)
     args = parser.parse_args(argv)
     args.func(args)

@@ -31,6 +31,7 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -96,7 +97,9 @@ def render_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
             "author": row.author,
             "text": row.text,
             "language": row.language,
-            "created_at": row.created_at.isoformat() if row.created_at else None,
+            "buttons": [],
+            "custom": {},
+            "created_at": _utc_iso(row.created_at),
         }
         if row.direction == "out":
             buttons = [b for b in payload.get("buttons") or [] if isinstance(b, dict)]
@@ -109,6 +112,14 @@ def render_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
             offered = {}
         rendered.append(item)
     return rendered
+
+
+def _utc_iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with its offset: SQLite returns the stored UTC times without one, and a browser
+    reads an offset-less time as local time."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def display_text(text: str, offered: dict[str, str]) -> str:

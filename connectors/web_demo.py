@@ -85,7 +85,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-_PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
+_PLACEHOLDER = re.compile(r"\{\{([a-z0-9_.]+)\}\}")
 
 
 @lru_cache

@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot import db, engine
+from bot import db, delivery, engine
 from bot.api import chat, health, internal, web
+from bot.api import outbox as outbox_api, sms as sms_api, telegram as telegram_api
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ practical information. Patient messages are health data: they are stored, never 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     _warm_up()
+    await delivery.start()  # the outbox worker: retries, deferred and proactive messages
     yield
+    await delivery.stop()
     await engine.close()
     await db.dispose()
 
@@ -44,6 +47,9 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(internal.router)
     app.include_router(web.router)
+    app.include_router(telegram_api.router)
+    app.include_router(sms_api.router)
+    app.include_router(outbox_api.router)
     for module in _optional_routers():
         app.include_router(module.router)
 

@@ -104,7 +104,7 @@ _NOT_AGE_BEFORE = re.compile(
 _AGE_YEARS = re.compile(r"\b(\d{1,3}(?:\.\d)?) ?(?:- )?(ans|an|years?|yrs?|y|yo)\b(?! ago)( ?-? ?old)?")
 _AGE_MONTHS = re.compile(r"\b(\d{1,2}) ?(?:- )?(mois|months?|mo)\b(?! ago)( ?-? ?old)?")
 _AGE_SMALL = re.compile(
-    r"\b(?:(?:bebe|nourrisson|fils|fille|enfant|baby|son|daughter|newborn|infant|ne|nee|age|agee|agé) (?:de |of |is |est )?(\d{1,2}) (semaines?|jours?|weeks?|days?))"
+    r"\b(?:(?:bebe|nourrisson|fils|fille|enfant|baby|son|daughter|newborn|infant|ne|nee|age|agee|agé) (?:de |of |is |est |a |qui a |il a |elle a )?(\d{1,2}) (semaines?|jours?|weeks?|days?))"
     r"|\b(\d{1,2}) ?-? ?(weeks?|days?) ?-? ?old\b"
 )
 _AGE_EXPLICIT = re.compile(

@@ -5,9 +5,10 @@ Pattern syntax (also documented at the top of lexicon.yml, for clinicians):
 - words are matched after normalisation, so accents, case, elisions and SMS spellings don't matter;
 - `<class>` stands for any phrase of a word class (e.g. `<pain>`: mal, douleur, hurts, ache…);
 - `a|b` is one word among alternatives; `word?` is an optional word;
-- `...` allows up to 3 other words in between (never across punctuation);
+- `...` allows up to 3 other words in between (never across punctuation other than a comma);
 - `A & B` means A and B within 4 words of each other, in either order; each side is a list of
-  phrases separated by `|` ("ventoline|inhalateur & marche pas|fait rien") or a `<class>`.
+  phrases separated by `|` ("ventoline|inhalateur & marche pas|fait rien") or a `<class>`;
+- `A && B` the same within 10 words (never across punctuation).
 
 Matching is indexed by first token, so the cost is proportional to the message length, not to the
 number of patterns. Misspellings are corrected token by token against the lexicon's own words
@@ -26,8 +27,11 @@ from rapidfuzz.distance import Levenshtein
 
 from .text import PUNCTUATION, skeleton, tokenize
 
+GAP_STOPS = PUNCTUATION - {","}
+
 GAP = 3
 NEAR = 4
+FAR = 10
 
 # Built-in word classes that are not lists: <number> (digits or number words) and <year>.
 NUMBER_WORDS = frozenset(
@@ -120,11 +124,12 @@ def compile_pattern(
     text: str, concept: str, language: str, classes: dict[str, frozenset[tuple[str, ...]]]
 ) -> list[Pattern]:
     """One YAML pattern string becomes one or two compiled patterns (two for `A & B`)."""
-    if " & " in text:
-        sides = [part.strip() for part in text.split(" & ")]
-        if len(sides) != 2:
+    if " & " in text or " && " in text:
+        far = " && " in text
+        sides = [part.strip() for part in text.split(" && " if far else " & ")]
+        if len(sides) != 2 or "&" in sides[0] + sides[1]:
             raise PatternError(f"pattern {text!r}: only one '&' is allowed")
-        near = Element(gap=NEAR)
+        near = Element(gap=FAR if far else NEAR)
         a, b = (_compile_side(side, classes) for side in sides)
         variants = [(a, near, b), (b, near, a)]
     else:
@@ -140,16 +145,28 @@ class Lexicon:
 
     def __init__(self, patterns: Iterable[Pattern], protected: Iterable[str] = ()) -> None:
         self.patterns = list(patterns)
-        self._index: dict[str, list[Pattern]] = {}
+        self._index: dict[str, list[int]] = {}
+        # Anchor: the element of a pattern with the fewest possible first words. A pattern can
+        # only match if one of its anchor words is in the message, which rules most patterns out
+        # before any matching is tried (long messages hit the common words "mal", "je", "de"…).
+        self._anchors: dict[str, list[int]] = {}
+        self._unanchored: set[int] = set()
         vocabulary: set[str] = set()
-        for pattern in self.patterns:
+        for pid, pattern in enumerate(self.patterns):
             if pattern.elements[0].special:
-                self._index.setdefault("<" + pattern.elements[0].special + ">", []).append(pattern)
+                self._index.setdefault("<" + pattern.elements[0].special + ">", []).append(pid)
             for first in pattern.elements[0].options:
-                self._index.setdefault(first[0], []).append(pattern)
+                self._index.setdefault(first[0], []).append(pid)
             for element in pattern.elements:
                 for option in element.options:
                     vocabulary.update(option)
+            required = [e for e in pattern.elements if e.options and not e.optional]
+            if required:
+                anchor = min(required, key=lambda e: len({o[0] for o in e.options}))
+                for word in {o[0] for o in anchor.options}:
+                    self._anchors.setdefault(word, []).append(pid)
+            else:
+                self._unanchored.add(pid)
         self.vocabulary = frozenset(vocabulary)
         # Words that are real words the lexicon must never "correct" (e.g. soigne ≠ saigne).
         self.protected = frozenset(t for w in protected for t in tokenize(w))
@@ -192,13 +209,21 @@ class Lexicon:
     def find(self, tokens: list[str]) -> list[Match]:
         """Every concept mention, longest match per pattern and start position."""
         found: dict[tuple[str, int, int], Match] = {}
+        viable = set(self._unanchored)
+        for word in set(tokens):
+            viable.update(self._anchors.get(word, ()))
+        if not viable:
+            return []
         specials = [(name, test, self._index[f"<{name}>"]) for name, test in SPECIALS.items() if f"<{name}>" in self._index]
         for start, token in enumerate(tokens):
             candidates = self._index.get(token, [])
             for _name, test, extra in specials:
                 if test(token):
                     candidates = candidates + extra
-            for pattern in candidates:
+            for pid in candidates:
+                if pid not in viable:
+                    continue
+                pattern = self.patterns[pid]
                 end = _match(pattern.elements, 0, tokens, start)
                 if end is not None:
                     key = (pattern.concept, start, end)
@@ -220,7 +245,8 @@ def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -
     if element.gap:
         # Try the shortest gap first: the nearest completion is the natural reading.
         for skip in range(element.gap + 1):
-            if skip and (pos + skip - 1 >= len(tokens) or tokens[pos + skip - 1] in PUNCTUATION):
+            # A comma may sit inside a gap ("red, warm, swollen"), not a sentence break.
+            if skip and (pos + skip - 1 >= len(tokens) or tokens[pos + skip - 1] in GAP_STOPS):
                 break
             end = _match(elements, i + 1, tokens, pos + skip)
             if end is not None:

@@ -148,8 +148,20 @@ class ContextQualifier:
             mention.cues.update(negation=_words(tokens, neg), hypothesis=_words(tokens, hyp), family=_words(tokens, fam))
 
 
+_LAST_SENTENCES: list[tuple[tuple[str, ...], list[tuple[int, int]]]] = []
+
+
 def _sentence_of(tokens: list[str], position: int) -> tuple[int, int]:
-    for start, end in _sentences(tokens):
+    # Called for every mention; the split of the last token list is kept (one entry, per thread
+    # safety it is only a cache: a race recomputes it).
+    key = tuple(tokens)
+    cached = _LAST_SENTENCES[0] if _LAST_SENTENCES else None
+    if cached is not None and cached[0] == key:
+        sentences = cached[1]
+    else:
+        sentences = _sentences(tokens)
+        _LAST_SENTENCES[:] = [(key, sentences)]
+    for start, end in sentences:
         if start <= position < end:
             return start, end
     return 0, len(tokens)
@@ -256,19 +268,21 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
     # symptom costs what a one-line message costs.
     wanted = sorted({_sentence_of(tokens, m.start) for m in mentions})
     words: list[str] = []
+    sent_starts: list[bool] = []
     offset: dict[tuple[int, int], int] = {}
     for start, end in wanted:
         offset[(start, end)] = len(words) - start
         words.extend(tokens[start:end])
         words.append(".")
-    doc = Doc(nlp.vocab, words=words)
+        sent_starts.extend([True] + [False] * (end - start))
+    # Our tokens are already lower-case and accent-free (what eds.normalizer would produce as
+    # NORM) and already split into sentences, so only the qualifier components are run.
+    doc = Doc(nlp.vocab, words=words, sent_starts=sent_starts)
     spans: dict[tuple[int, int], Span] = {}
     for m in mentions:
         shift = offset[_sentence_of(tokens, m.start)]
         key = (m.start + shift, min(m.end, _sentence_of(tokens, m.start)[1]) + shift)
         spans.setdefault(key, Span(doc, key[0], key[1], label="triage"))
-    for _name, component in nlp.pipeline[:2]:
-        doc = component(doc)
     doc.spans["triage"] = list(spans.values())
     for _name, component in nlp.pipeline[2:]:
         doc = component(doc)

@@ -68,8 +68,9 @@ SMS: dict[str, str] = {
 }
 # Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
 _JOINERS = {"+": "et", "&": "et"}
-# Apostrophes and quotes left over after elisions carry no meaning.
-_DROPPED = {"'", '"', "«", "»", "“", "”"}
+# Apostrophes and quotes left over after elisions carry no meaning; hyphens join words that
+# patients write with or without them ("grand-père", "non-blanching", "2-month-old").
+_DROPPED = {"'", '"', "«", "»", "“", "”", "-", "–", "—", "*", "_"}
 
 
 def strip_accents(text: str) -> str:
