@@ -36,7 +36,6 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, exists, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -394,10 +393,11 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run_once(self) -> int:
+    async def run_once(self, sweep: bool = True) -> int:
         """One pass: sweep interrupted rows, attempt every due row once; how many were attempted."""
         s = outbox_settings()
-        await expire_interrupted()
+        if sweep:
+            await expire_interrupted()
         due = await due_rows(limit=s.concurrency * 4)
         semaphore = asyncio.Semaphore(s.concurrency)
 
@@ -411,9 +411,14 @@ class Worker:
 
     async def run(self) -> None:
         s = outbox_settings()
+        last_sweep = 0.0
         while not self._stopping:
             try:
-                attempted = await self.run_once()
+                # The sweep writes; a few times per lease is enough and spares SQLite an idle write each poll.
+                sweep = monotonic_time.monotonic() - last_sweep > max(1.0, s.lease_seconds / 4)
+                if sweep:
+                    last_sweep = monotonic_time.monotonic()
+                attempted = await self.run_once(sweep=sweep)
                 if monotonic_time.monotonic() - self._last_purge > 3600:
                     self._last_purge = monotonic_time.monotonic()
                     await purge_old()
@@ -502,7 +507,7 @@ async def set_provider_status(channel: str, provider_id: str, provider_status: s
 
 
 __all__ = [
-    "CANCELLED", "FAILED", "PENDING", "SENDING", "SENT", "DeliveryError", "IntegrityError", "OutboxEntry", "Worker",
+    "CANCELLED", "FAILED", "PENDING", "SENDING", "SENT", "DeliveryError", "OutboxEntry", "Worker",
     "attempt", "deliver_now", "due_rows", "enqueue", "entries_for", "existing", "expire_interrupted", "get_entry",
     "quiet_until", "start_worker", "stop_worker",
 ]

@@ -20,6 +20,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class NotRecorded(Exception):
+    """The inbound message could not be recorded (database away): the provider should redeliver it."""
+
+
 def channel_text(key: str, language: str) -> str:
     return localized(load("channels")[key], language)
 
@@ -40,6 +44,8 @@ async def first_time(channel: str, external_id: str) -> bool:
             session.add(InboundReceipt(channel=channel, external_id=external_id[:100]))
     except IntegrityError:
         return False
+    except Exception as error:
+        raise NotRecorded(type(error).__name__) from error
     return True
 
 

@@ -28,12 +28,13 @@ from sqlalchemy import select
 
 from bot import delivery
 from bot.chat import handle_incoming
+from bot.config import settings
 from bot.datafiles import fold
 from bot.db import session_scope
 from bot.delivery import is_emergency
 from bot.models import ChannelState, Conversation
 from bot.outbox import DeliveryError
-from bot.transcript import Reply
+from bot.transcript import Reply, conversation_for
 from connectors.common import channel_text, first_time, notice
 from connectors.settings import SmsSettings, sms_settings
 from connectors.textsplit import split_text
@@ -271,9 +272,6 @@ async def _take_options(sender: str) -> list[dict[str, str]]:
 
 
 async def _set_opt_out(sender: str, opted_out: bool) -> str:
-    from bot.config import settings
-    from bot.transcript import conversation_for
-
     async with session_scope() as session:
         conversation = await conversation_for(session, CHANNEL, sender, settings().default_language)
         state = await _state(session, conversation.id)

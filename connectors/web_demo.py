@@ -134,14 +134,17 @@ async def render_demo_page(language: str) -> str:
         "lang": language,
         "name": site.name if site else texts["default_name"],
         "address": site.address if site else texts["default_address"],
-        "switchboard": switchboard or "15",
-        "switchboard_tel": _tel(switchboard) or "15",
+        "switchboard": switchboard or "—",
+        "switchboard_tel": _tel(switchboard),
         "access": (localized(site.access, language) if site and site.access else "") or texts["default_info"],
         "visiting_hours": (localized(site.visiting_hours, language) if site and site.visiting_hours else "")
         or texts["default_info"],
         "what_to_bring": (localized(site.what_to_bring, language) if site and site.what_to_bring else "")
         or texts["default_info"],
     }
+    # The hospital's texts are written to follow "apportez :" in the assistant's answers.
+    for key in ("access", "visiting_hours", "what_to_bring"):
+        values[key] = values[key][:1].upper() + values[key][1:]
     escaped = {key: html.escape(value) for key, value in values.items()}
     escaped["services"] = "\n".join(_service_item(s, language, texts) for s in services) or (
         f"        <li>{html.escape(texts['no_services'])}</li>")

@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import outbox
 from connectors import sms
-from connectors.common import BodyTooLarge, read_body
+from connectors.common import BodyTooLarge, NotRecorded, read_body
 from connectors.settings import sms_settings
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ async def sms_webhook(request: Request) -> Response:
         return _error(400, "MessageSid and From are required")
     try:
         outcome = await sms.process_inbound(form)
+    except NotRecorded:  # nothing was processed: Twilio reports the error and its fallback URL, if any, applies
+        return _error(503, "temporarily unable to record the message")
     except Exception as error:  # logged by kind; Twilio does not retry, the patient's message is on record
         log.error("sms %s failed: %s", form["MessageSid"][:40], type(error).__name__)
         outcome = "error"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from connectors import telegram
-from connectors.common import BodyTooLarge, read_body
+from connectors.common import BodyTooLarge, NotRecorded, read_body
 from connectors.settings import telegram_settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         return _error(400, "not a Telegram update")
     try:
         outcome = await telegram.process_update(update)
+    except NotRecorded:  # nothing was processed: a 5xx makes Telegram deliver the update again later
+        return _error(503, "temporarily unable to record the update")
     except Exception as error:  # logged by kind; a 200 keeps Telegram from redelivering a poisonous update
         log.error("telegram update %s failed: %s", data["update_id"], type(error).__name__)
         outcome = "error"

@@ -70,8 +70,9 @@ def _apply_masks(matches: list[Match], masks: dict[str, tuple[str, ...]]) -> lis
 def analyse(text: str, language: str | None = None) -> Analysis:
     book = rules()
     text = text[:MAX_CHARS]
-    lang = language if language in ("fr", "en") else detect_language(text)
-    tokens = book.lexicon.correct(tokenize(text))
+    raw_tokens = tokenize(text)
+    lang = language if language in ("fr", "en") else detect_language(text, tokens=raw_tokens)
+    tokens = book.lexicon.correct(raw_tokens)
     matches = _apply_masks(book.lexicon.find(tokens), book.masks)
     mentions = qualifier(book).qualify(tokens, matches, lang)
     return Analysis(lang, tuple(tokens), tuple(mentions))

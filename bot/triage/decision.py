@@ -25,10 +25,13 @@ class Decision:
     flags: list[RedFlagRule] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     top: Outcome | None = None
+    base_service: str | None = None  # before the paediatric mapping
 
     @property
     def key(self) -> tuple[str | None, str | None]:
-        return (self.level, self.service)
+        """What a follow-up question may change. Not the child/adult version of the same
+        service: asking the age only for that would be one question too many."""
+        return (self.level, self.base_service)
 
 
 def flags_for(facts: Facts, book: RuleBook) -> list[RedFlagRule]:
@@ -71,4 +74,4 @@ def decide(facts: Facts, book: RuleBook) -> Decision:
     rank, _order, service, winner = min(candidates, key=lambda c: (c[0], c[1]))
     top = winner if isinstance(winner, Outcome) else None
     level = next(level for level, r in LEVEL_RANK.items() if r == rank)
-    return Decision(level, _paediatric(service, facts, book), flags, outcomes, top)
+    return Decision(level, _paediatric(service, facts, book), flags, outcomes, top, service)

@@ -31,6 +31,8 @@ def warm_up() -> None:
     qualifier(book).warm_up()
     analyse("je n'ai pas de douleur à la poitrine", "fr")
     analyse("no chest pain", "en")
+    # edsnlp compiles some matchers lazily on the first long document: pay that here too.
+    analyse(" ".join(f"Phrase {i} : je n'ai pas de fièvre mais j'ai mal au ventre depuis hier." for i in range(40)), "fr")
 
 
 def _concept_texts(analysis: Analysis, concepts: set[str], book: RuleBook, language: str) -> list[str]:

@@ -20,8 +20,9 @@ _NUM_WORDS = {
     "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "vingt": 20, "trente": 30,
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six_": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-    "thirty": 30, "couple": 2, "few": 3, "quelques": 3, "plusieurs": 4, "several": 4,
+    "thirty": 30,
 }
+# Vague amounts ("quelques jours", "a few weeks") are ranges, read by _DURATION_WORDS below.
 _NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted((w for w in _NUM_WORDS if not w.endswith("_")), key=len, reverse=True)) + r")"
 
 
@@ -132,7 +133,7 @@ def parse_age(norm: str, *, answer: bool = False) -> Range | None:
         return (days / 365.25, days / 365.25)
     for regex, scale in ((_AGE_MONTHS, 12.0), (_AGE_YEARS, 1.0)):
         for m in regex.finditer(norm):
-            before = norm[: m.start()]
+            before = norm[max(0, m.start() - 40) : m.start()]
             if _NOT_AGE_BEFORE.search(before) and not m.group(3):
                 continue
             value = float(m.group(1)) / scale

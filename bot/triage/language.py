@@ -20,8 +20,9 @@ _EN = frozenset(
 )
 
 
-def detect_language(text: str, default: str = "fr") -> str:
-    tokens = tokenize(text[:2000])
+def detect_language(text: str, default: str = "fr", tokens: list[str] | tuple[str, ...] | None = None) -> str:
+    """`tokens` (from text.tokenize) may be passed to avoid tokenizing twice."""
+    tokens = tokenize(text[:2000]) if tokens is None else tokens[:400]
     fr = sum(t in _FR for t in tokens)
     en = sum(t in _EN for t in tokens)
     if any(c in text[:2000] for c in "éèêàùçôîâœ"):

@@ -29,6 +29,11 @@ from .text import PUNCTUATION, skeleton, tokenize
 
 GAP_STOPS = PUNCTUATION - {","}
 
+COMMON_WORDS = frozenset(
+    "je j ne n pas de d le l la les a au aux et un une des du en me se il elle est on y ai suis mon ma "
+    "mes plus que qui i my the and to of not is it in on at a an am are have has be been no do".split()
+)
+
 GAP = 3
 NEAR = 4
 FAR = 10
@@ -54,9 +59,11 @@ class Element:
     gap: int = 0  # > 0: skip up to this many words
     special: str = ""  # "number" or "year"
     lengths: tuple[int, ...] = ()  # option lengths, longest first (filled in by __post_init__)
+    firsts: frozenset[str] = frozenset()  # first words of the options (filled in by __post_init__)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lengths", tuple(sorted({len(o) for o in self.options}, reverse=True)))
+        object.__setattr__(self, "firsts", frozenset(o[0] for o in self.options))
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ class Lexicon:
         # before any matching is tried (long messages hit the common words "mal", "je", "de"…).
         self._anchors: dict[str, list[int]] = {}
         self._unanchored: set[int] = set()
+        self._required: list[tuple[frozenset[str], ...]] = []
         vocabulary: set[str] = set()
         for pid, pattern in enumerate(self.patterns):
             if pattern.elements[0].special:
@@ -161,8 +169,10 @@ class Lexicon:
                 for option in element.options:
                     vocabulary.update(option)
             required = [e for e in pattern.elements if e.options and not e.optional]
+            self._required.append(tuple(e.firsts for e in required))
             if required:
-                anchor = min(required, key=lambda e: len({o[0] for o in e.options}))
+                # Prefer an anchor made of uncommon words: "le"/"ne" are in every long message.
+                anchor = min(required, key=lambda e: (not e.firsts.isdisjoint(COMMON_WORDS), len(e.firsts)))
                 for word in {o[0] for o in anchor.options}:
                     self._anchors.setdefault(word, []).append(pid)
             else:
@@ -209,9 +219,12 @@ class Lexicon:
     def find(self, tokens: list[str]) -> list[Match]:
         """Every concept mention, longest match per pattern and start position."""
         found: dict[tuple[str, int, int], Match] = {}
-        viable = set(self._unanchored)
-        for word in set(tokens):
-            viable.update(self._anchors.get(word, ()))
+        present = set(tokens)
+        candidates_by_anchor: set[int] = set(self._unanchored)
+        for word in present:
+            candidates_by_anchor.update(self._anchors.get(word, ()))
+        # Keep the patterns whose every required part can be found somewhere in the message.
+        viable = {pid for pid in candidates_by_anchor if all(not f.isdisjoint(present) for f in self._required[pid])}
         if not viable:
             return []
         specials = [(name, test, self._index[f"<{name}>"]) for name, test in SPECIALS.items() if f"<{name}>" in self._index]
@@ -243,6 +256,12 @@ def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -
                 return end
         return _match(elements, i + 1, tokens, pos) if element.optional else None
     if element.gap:
+        following = elements[i + 1] if i + 1 < len(elements) else None
+        if following is not None and following.options and not following.optional:
+            # Cheap look-ahead: is any word that can follow the gap within reach at all?
+            window = tokens[pos : pos + element.gap + 1]
+            if following.firsts.isdisjoint(window):
+                return None
         # Try the shortest gap first: the nearest completion is the natural reading.
         for skip in range(element.gap + 1):
             # A comma may sit inside a gap ("red, warm, swollen"), not a sentence break.
@@ -266,9 +285,12 @@ def _drop_nested(matches: list[Match]) -> list[Match]:
     """For one concept, a mention inside a longer mention of the same concept adds nothing."""
     matches.sort(key=lambda m: (m.concept, m.start, -(m.end - m.start)))
     kept: list[Match] = []
+    reach: dict[str, int] = {}  # per concept, the furthest end of a kept mention
     for m in matches:
-        if any(k.concept == m.concept and k.start <= m.start and m.end <= k.end for k in kept):
+        # Sorted by start then length: m is inside an earlier mention iff one reaches past it.
+        if reach.get(m.concept, -1) >= m.end:
             continue
         kept.append(m)
+        reach[m.concept] = max(reach.get(m.concept, -1), m.end)
     kept.sort(key=lambda m: (m.start, m.end))
     return kept

@@ -103,6 +103,16 @@ class CueSet:
         return found
 
 
+def _bucket(tokens: list[str], found: dict[str, list[Match]]) -> dict[tuple[int, int], dict[str, list[Match]]]:
+    """Cues grouped by sentence: a mention only looks at the cues of its own sentence, which
+    keeps long messages linear."""
+    buckets: dict[tuple[int, int], dict[str, list[Match]]] = {}
+    for kind, matches in found.items():
+        for m in matches:
+            buckets.setdefault(_sentence_of(tokens, m.start), {}).setdefault(kind, []).append(m)
+    return buckets
+
+
 def _before(cues: list[Match], mention: Mention, clause: tuple[int, int], window: int) -> list[Match]:
     return [c for c in cues if clause[0] <= c.start and c.end <= mention.start and mention.start - c.end <= window]
 
@@ -131,9 +141,11 @@ class ContextQualifier:
         self.windows = windows
 
     def qualify(self, tokens: list[str], mentions: list[Mention], found: dict[str, list[Match]]) -> None:
-        bounds = [(m.start, m.end) for m in found.get("termination", [])]
+        buckets = _bucket(tokens, found)
         for mention in mentions:
             sentence = _sentence_of(tokens, mention.start)
+            found = buckets.get(sentence, {})
+            bounds = [(m.start, m.end) for m in found.get("termination", [])]
             clause = _clause(bounds, mention.start, sentence)
             # the end of the clause must be searched from the end of the mention
             clause = (clause[0], _clause(bounds, mention.end, sentence)[1])
@@ -148,22 +160,26 @@ class ContextQualifier:
             mention.cues.update(negation=_words(tokens, neg), hypothesis=_words(tokens, hyp), family=_words(tokens, fam))
 
 
-_LAST_SENTENCES: list[tuple[tuple[str, ...], list[tuple[int, int]]]] = []
+_SENTENCE_CACHE = threading.local()
 
 
 def _sentence_of(tokens: list[str], position: int) -> tuple[int, int]:
-    # Called for every mention; the split of the last token list is kept (one entry, per thread
-    # safety it is only a cache: a race recomputes it).
-    key = tuple(tokens)
-    cached = _LAST_SENTENCES[0] if _LAST_SENTENCES else None
-    if cached is not None and cached[0] == key:
-        sentences = cached[1]
-    else:
-        sentences = _sentences(tokens)
-        _LAST_SENTENCES[:] = [(key, sentences)]
-    for start, end in sentences:
-        if start <= position < end:
-            return start, end
+    """The (start, end) of the sentence holding `position`. Called for every mention and cue, so
+    the split of the token list being qualified is computed once (per thread)."""
+    cached = getattr(_SENTENCE_CACHE, "value", None)
+    if cached is None or cached[0] is not tokens:
+        by_position: list[tuple[int, int]] = [(0, len(tokens))] * len(tokens)
+        for start, end in _sentences(tokens):
+            for i in range(start, end):
+                by_position[i] = (start, end)
+        # A sentence-final "." belongs to no sentence; give it the one before.
+        for i in range(1, len(tokens)):
+            if tokens[i] in SENTENCE_END:
+                by_position[i] = by_position[i - 1]
+        cached = (tokens, by_position)
+        _SENTENCE_CACHE.value = cached
+    if 0 <= position < len(cached[1]):
+        return cached[1][position]
     return 0, len(tokens)
 
 
@@ -174,9 +190,11 @@ class HistoryQualifier:
         self.family_history_concepts = family_history_concepts
 
     def qualify(self, tokens: list[str], mentions: list[Mention], found: dict[str, list[Match]]) -> None:
-        bounds = [(m.start, m.end) for m in found.get("history_termination", [])]
+        buckets = _bucket(tokens, found)
         for mention in mentions:
             sentence = _sentence_of(tokens, mention.start)
+            found = buckets.get(sentence, {})
+            bounds = [(m.start, m.end) for m in found.get("history_termination", [])]
             clause = (_clause(bounds, mention.start, sentence)[0], _clause(bounds, mention.end, sentence)[1])
             past = _within(found.get("past_time", []), clause, mention)
             recent = _within(found.get("recent", []), clause, mention)
@@ -198,6 +216,9 @@ class HistoryQualifier:
 # --------------------------------------------------------------------------------------------
 # French: edsnlp qualifiers
 # --------------------------------------------------------------------------------------------
+
+# Bound on the work per message (a pasted document must not stall a turn).
+MAX_EDS_SENTENCES = 24
 
 _EDS_LOCK = threading.Lock()
 _EDS_CACHE: dict[str, Any] = {}
@@ -265,8 +286,16 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
     from spacy.tokens import Doc, Span
 
     # Only the sentences holding a mention are processed: a 5,000-character message with one
-    # symptom costs what a one-line message costs.
-    wanted = sorted({_sentence_of(tokens, m.start) for m in mentions})
+    # symptom costs what a one-line message costs. A sentence repeated word for word (pasted
+    # twice) is qualified once.
+    canonical: dict[tuple[str, ...], tuple[int, int]] = {}
+    sentence_of: dict[int, tuple[int, int]] = {}
+    for m in mentions:
+        sentence = _sentence_of(tokens, m.start)
+        sentence_of[id(m)] = canonical.setdefault(tuple(tokens[sentence[0] : sentence[1]]), sentence)
+    wanted = sorted(set(sentence_of.values()))[:MAX_EDS_SENTENCES]
+    kept = set(wanted)
+    pending = [m for m in mentions if sentence_of[id(m)] in kept]
     words: list[str] = []
     sent_starts: list[bool] = []
     offset: dict[tuple[int, int], int] = {}
@@ -278,18 +307,24 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
     # Our tokens are already lower-case and accent-free (what eds.normalizer would produce as
     # NORM) and already split into sentences, so only the qualifier components are run.
     doc = Doc(nlp.vocab, words=words, sent_starts=sent_starts)
+    def key_of(m: Mention) -> tuple[int, int]:
+        own = _sentence_of(tokens, m.start)
+        canon = sentence_of[id(m)]
+        shift = offset[canon] + canon[0] - own[0]  # same words at the same place in the copy
+        return (m.start + shift, min(m.end, own[1]) + shift)
+
     spans: dict[tuple[int, int], Span] = {}
-    for m in mentions:
-        shift = offset[_sentence_of(tokens, m.start)]
-        key = (m.start + shift, min(m.end, _sentence_of(tokens, m.start)[1]) + shift)
+    for m in pending:
+        key = key_of(m)
         spans.setdefault(key, Span(doc, key[0], key[1], label="triage"))
     doc.spans["triage"] = list(spans.values())
     for _name, component in nlp.pipeline[2:]:
         doc = component(doc)
     by_key = {(s.start, s.end): s for s in doc.spans["triage"]}
-    for m in mentions:
-        shift = offset[_sentence_of(tokens, m.start)]
-        span = by_key[(m.start + shift, min(m.end, _sentence_of(tokens, m.start)[1]) + shift)]
+    # Mentions beyond MAX_EDS_SENTENCES distinct sentences stay unqualified, i.e. affirmed: on
+    # the safe side, at a bounded cost.
+    for m in pending:
+        span = by_key[key_of(m)]
         m.negated = bool(span._.negation)
         m.hypothetical = bool(span._.hypothesis)
         m.family = bool(span._.family)

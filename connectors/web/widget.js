@@ -187,7 +187,8 @@
     typingTimer: null,
     unread: 0,
     historyKey: null,
-    pending: 0
+    pending: 0,
+    unacked: []
   };
 
   // --- DOM ---------------------------------------------------------------------------------
@@ -365,7 +366,7 @@
     var href = telHref(number);
     if (!href) return null;
     var link = el("a", { class: "cta" + (urgent ? " urgent" : ""), href: href, html: ICONS.phone });
-    link.appendChild(el("span", { text: label || format(t("call"), { number: number }) }));
+    link.appendChild(el("span", { text: String(label || format(t("call"), { number: number })) }));
     return link;
   }
 
@@ -382,7 +383,7 @@
     var box = el("div", { class: "cta-box" + (urgent || level === "emergency_department" ? " urgent" : "") });
     if (urgent) {
       box.appendChild(el("p", { class: "cta-title", text: labels.urgentTitle }));
-      var number = (call && call.number) || "15";
+      var number = call && telHref(call.number) ? call.number : "15";
       box.appendChild(callLink(number, (call && call.label) || format(labels.call, { number: number }), true));
       return box;
     }
@@ -398,10 +399,9 @@
       var placePhone = place.phone ? callLink(place.phone, labels.phone + " " + place.phone, false) : null;
       if (placePhone) box.appendChild(placePhone);
     }
-    if (call && call.number) {
-      box.appendChild(callLink(call.number, call.label || format(labels.call, { number: call.number }),
-        level === "emergency_department"));
-    }
+    var callButton = call ? callLink(call.number, call.label || format(labels.call, { number: call.number }),
+      level === "emergency_department") : null;
+    if (callButton) box.appendChild(callButton);
     return box.childNodes.length ? box : null;
   }
 
@@ -424,7 +424,8 @@
   // One message as a list item: speaker, bubble (text, call to action), quick replies, time.
   function renderMessage(message, withButtons) {
     var incoming = message.direction === "in";
-    var author = incoming ? "patient" : (message.author || "bot");
+    var author = incoming ? "patient" : String(message.author || "bot").replace(/[^a-z]/g, "") || "bot";
+    var buttons = !incoming && withButtons && Array.isArray(message.buttons) ? message.buttons : [];
     var item = el("li", {
       class: "msg " + (incoming ? "in" : "out") + " " + author + (message.localError ? " local-error" : ""),
       lang: message.language && LANGS.indexOf(message.language) >= 0 ? message.language : null
@@ -435,11 +436,9 @@
     if (message.text) richText(bubble, message.text);
     var cta = incoming ? null : callToAction(message.custom, message.language);
     if (cta) bubble.appendChild(cta);
-    if (!message.text && !cta) return null;
-    item.appendChild(bubble);
-    if (!incoming && withButtons && message.buttons && message.buttons.length) {
-      item.appendChild(quickReplies(message.buttons));
-    }
+    if (!message.text && !cta && !buttons.length) return null;
+    if (message.text || cta) item.appendChild(bubble);
+    if (buttons.length) item.appendChild(quickReplies(buttons));
     var when = timeLabel(message.created_at);
     if (when) item.appendChild(el("span", { class: "time", text: when }));
     return item;
@@ -474,8 +473,8 @@
     while (announcer.childNodes.length > 3) announcer.removeChild(announcer.firstChild);
   }
 
-  function addMessage(message, options) {
-    options = options || {};
+  function addMessage(message) {
+    if (!message.created_at) message.created_at = new Date().toISOString();
     if (message.direction === "in") clearQuickReplies();
     var item = renderMessage(message, true);
     if (!item) return;
@@ -484,7 +483,7 @@
     if (message.direction !== "in") {
       var who = whoLabel(message);
       var cta = item.querySelector("a.cta");
-      announce(format(t("newMessage"), { who: who }) + message.text + (cta ? " " + cta.textContent : ""));
+      announce(format(t("newMessage"), { who: who }) + (message.text || "") + (cta ? " " + cta.textContent : ""));
       if (!state.open) {
         state.unread += 1;
         badge.textContent = String(state.unread);
@@ -555,11 +554,32 @@
     if (state.socket && state.socketOpen) {
       try {
         state.socket.send(JSON.stringify({ type: "message", text: text }));
+        expectAck(state.socket, text);
         return;
       } catch (e) { /* falls through to HTTP */ }
     }
     sendOverHttp(text);
-    connect(); // and try the socket again for what comes next
+    if ("WebSocket" in window) connect(); // and try the socket again for what comes next
+  }
+
+  // The back office answers every message at once with "typing". A socket that stays silent
+  // (a laptop waking up, a proxy that dropped the connection) is replaced, and the message goes
+  // over HTTP instead of being lost.
+  function expectAck(socket, text) {
+    var waiting = { text: text };
+    waiting.timer = setTimeout(function () {
+      var index = state.unacked.indexOf(waiting);
+      if (index < 0) return;
+      state.unacked.splice(index, 1);
+      if (state.socket === socket) socket.close(4000, "no answer");
+      sendOverHttp(text);
+    }, 8000);
+    state.unacked.push(waiting);
+  }
+
+  function acknowledge() {
+    var waiting = state.unacked.shift();
+    if (waiting) clearTimeout(waiting.timer);
   }
 
   function sendOverHttp(text) {
@@ -623,6 +643,7 @@
         renderHistory(frame);
         break;
       case "typing":
+        acknowledge();
         showTyping();
         break;
       case "echo":
@@ -637,6 +658,7 @@
         state.historyKey = null;
         break;
       case "error":
+        acknowledge(); // refused before the message path (too long, too fast): answered all the same
         hideTyping();
         if (frame.code === "invalid_session") break; // handled when the socket closes
         if (frame.message) {

@@ -242,3 +242,23 @@ def test_backoff_grows_exponentially_up_to_the_cap(monkeypatch):
     assert 4 <= delays[0] <= 6 and 8 <= delays[1] <= 12 and 16 <= delays[2] <= 24
     assert max(delays) <= 900 * 1.2
     assert outbox.backoff_seconds(1, retry_after=120) == 120
+
+
+async def test_the_background_worker_retries_by_itself(client, fake_engine, fake_telegram, monkeypatch):
+    from connectors import settings
+
+    monkeypatch.setenv("OUTBOX_POLL_SECONDS", "0.05")
+    settings.reset()
+    chat, conversation_id = await telegram_conversation(client)
+    fake_telegram.failures = [503, 503]
+    outbox.start_worker(delivery.dispatch)
+    try:
+        [entry] = await delivery.send_proactive(conversation_id, Reply(text="Rappel"), idempotency_key=f"bg-{chat}")
+        for _ in range(100):
+            if (await outbox.get_entry(entry.id)).status == "sent":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await outbox.stop_worker()
+    assert (await outbox.get_entry(entry.id)).attempts == 3
+    assert [m["text"] for m in fake_telegram.sent(chat)].count("Rappel") == 1

@@ -264,3 +264,23 @@ async def test_polling_mode_processes_updates_like_the_webhook(fake_engine, fake
     assert [m["text"] for m in fake_telegram.sent(chat)] == ["echo: bonjour"]
     offsets = [c.get("offset") for c in fake_telegram.called("getUpdates")]
     assert offsets[0] is None and str(update["update_id"] + 1) in map(str, offsets[1:])
+
+
+async def test_when_the_database_cannot_record_the_update_telegram_is_asked_to_retry(
+        client, fake_engine, fake_telegram, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def unavailable():
+        raise OperationalError("INSERT", {}, Exception("database is away"))
+
+    monkeypatch.setattr("connectors.common.session_scope", unavailable)
+    response = await post_update(client, text_update(new_chat(), "bonjour"))
+    assert response.status_code == 503
+    assert not fake_engine.received and not fake_telegram.calls
+
+
+async def test_when_the_engine_is_down_the_patient_is_told_on_telegram(client, fake_engine, fake_telegram):
+    chat = new_chat()
+    fake_engine.down = True
+    await post_update(client, text_update(chat, "bonjour"))
+    assert fake_telegram.sent(chat)[0]["text"].startswith("Désolé, je n'arrive pas à vous répondre")

@@ -347,6 +347,7 @@ def test_labels_follow_the_conversations_language(server, page):
     expect(message_box(page)).to_have_attribute("placeholder", "Type your question…")
     say(page, "hello, what are the opening hours of cardiology")
     expect(bubbles(page).last).to_have_text("Hello! Which department?")
+    shot(page, "12-desktop-english")
     say(page, "je préfère parler en français s'il vous plaît")
     expect(message_box(page)).to_have_attribute("placeholder", "Écrivez votre question…")
     expect(panel(page).get_by_role("button", name="Agrandir le texte")).to_be_visible()
@@ -363,6 +364,7 @@ def test_a_phone_width_screen(server, context_factory):
     open_widget(page)
     box = panel(page).bounding_box()
     assert box is not None and box["x"] == 0 and box["width"] == 360 and box["height"] == 740
+    shot(page, "10-phone-open")
     say(page, "bonjour, quels sont les horaires ?")
     page.get_by_role("button", name="Cardiologie").click()
     expect(bubbles(page).last).to_contain_text("04 72 18 32 10")
@@ -377,7 +379,7 @@ def test_a_phone_width_screen(server, context_factory):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     cta = page.locator("#parcours-chat a.cta.urgent").bounding_box()
     assert cta is not None and cta["height"] >= 44  # a finger-sized target
-    shot(page, "10-phone-conversation")
+    shot(page, "11-phone-conversation")
 
 
 def test_several_tabs_share_the_conversation(server, context_factory):
@@ -438,3 +440,17 @@ def test_the_widget_reconnects_after_the_connection_drops(server, page):
     expect(bubbles(page).last).to_have_text("Toujours là après la reconnexion.")
     say(page, "on m'a dit d'aller aux urgences")
     expect(page.locator("#parcours-chat .cta-box .place").last).to_contain_text("Urgences adultes")
+
+
+def test_a_silent_socket_is_replaced_and_the_message_goes_over_http(server, page):
+    """A socket that looks open but answers nothing (a proxy dropped it, a laptop woke up)."""
+    page.route_web_socket(re.compile(r".*/ws/chat$"), lambda ws: None)  # accepted, then silence
+    chats = []
+    page.on("request", lambda request: chats.append(request.url) if request.url.endswith("/api/chat") else None)
+    page.goto(server.url)
+    open_widget(page)
+    page.wait_for_function("window.ParcoursChat.connected")
+    say(page, "bonjour, quels sont les horaires ?")
+    expect(bubbles(page).last).to_have_text("Bonjour ! Pour quel service ?", timeout=15_000)
+    assert len(chats) == 1
+    expect(bubbles(page, "in")).to_have_count(1)  # sent once, not twice

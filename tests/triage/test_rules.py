@@ -1,0 +1,131 @@
+"""The rule files: valid, versioned, explained, and readable by a clinician."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.triage.conditions import ConditionError, evaluate, validate
+from bot.triage.facts import Facts
+from bot.triage.lexicon import Lexicon, PatternError, compile_pattern
+from bot.triage.rules import DATA, LEVELS, SERVICES, load_rules, rules
+from bot.triage.text import tokenize
+from tests.triage.test_engine import FORBIDDEN
+
+
+def test_every_rule_file_is_versioned() -> None:
+    for path in Path(DATA).glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert data.get("version"), path.name
+
+
+def test_rules_load_and_are_explained() -> None:
+    book = load_rules()
+    assert book.version.count(":") == 6
+    for flag in book.red_flags:
+        assert flag.rationale.strip(), flag.code
+        assert flag.level in ("emergency_call", "emergency_department")
+        assert flag.label["fr"] and flag.label["en"]
+        assert flag.service in SERVICES
+    for complaint in book.complaints:
+        assert complaint.rationale.strip(), complaint.code
+        for rule in (*complaint.rules, complaint.default):
+            assert rule.level in LEVELS
+            assert rule.service is None or rule.service in SERVICES
+            assert rule.because["fr"] and rule.because["en"]
+    for modifier in book.modifiers:
+        assert modifier.because["fr"] and modifier.because["en"]
+
+
+def test_concepts_used_in_decisions_have_labels() -> None:
+    book = rules()
+    used = {t for c in book.complaints for t in c.triggers}
+    for flag in book.red_flags:
+        for cond in flag.conditions:
+            used |= set(cond.get("all", [])) | set(cond.get("any", []))
+    for code in used:
+        label = book.concepts[code].label
+        assert label["fr"] and label["en"], code
+
+
+def test_patient_facing_rule_texts_never_diagnose_or_prescribe() -> None:
+    book = rules()
+    texts = [c.label[lang] for c in book.concepts.values() for lang in ("fr", "en")]
+    texts += [f.label[lang] for f in book.red_flags for lang in ("fr", "en")]
+    texts += [r.because[lang] for c in book.complaints for r in (*c.rules, c.default) for lang in ("fr", "en")]
+    texts += [q.text[lang] for q in book.questions for lang in ("fr", "en")]
+    texts += [
+        text for group in ("levels", "safety_net") for entry in book.texts[group].values() for text in entry.values()
+    ]
+    for text in texts:
+        lowered = text.lower()
+        for word in FORBIDDEN:
+            assert word not in lowered, (word, text)
+
+
+def test_questions_cover_the_documented_ids() -> None:
+    ids = {q.id for q in rules().questions}
+    assert {"age_group", "duration", "fever", "pain_intensity", "pregnancy", "chronic_condition", "worsening"} <= ids
+    for question in rules().questions:
+        assert question.options and all(o.label["fr"] and o.label["en"] for o in question.options)
+
+
+def test_condition_validation_fails_loudly() -> None:
+    concepts = {"fever", "cough"}
+    validate({"all": ["fever"], "age": {"min": 2}}, concepts, "ok")
+    with pytest.raises(ConditionError):
+        validate({"all": ["feverr"]}, concepts, "typo in a concept")
+    with pytest.raises(ConditionError):
+        validate({"agee": {"min": 2}}, concepts, "typo in a key")
+    with pytest.raises(ConditionError):
+        validate({"age": {"max": 2}}, concepts, "wrong range key")
+
+
+def test_three_valued_conditions() -> None:
+    facts = Facts(concepts={"fever"})
+    assert evaluate({"all": ["fever"]}, facts) is True
+    assert evaluate({"age": {"below": 0.25}}, facts) is None  # unknown: a question may be asked
+    assert evaluate({"age": {"min": 40, "if_unknown": True}}, facts) is True  # the safe assumption
+    assert evaluate({"all": ["cough"], "age": {"below": 1}}, facts) is False
+    baby = Facts(concepts={"fever"}, age=(0.0, 1.99))  # "bébé": under 2, maybe under 3 months
+    assert evaluate({"age": {"below": 2}}, baby) is True
+    assert evaluate({"age": {"below": 0.25}}, baby) is None
+    assert evaluate({"any_of": [{"fever": True}, {"age": {"min": 75}}]}, facts) is True
+    assert evaluate({"temperature": {"min": 40}}, Facts(negated={"fever"})) is False
+
+
+def classes() -> dict:
+    return {"pain": frozenset({("mal",), ("douleur",), ("pain",)}), "chest": frozenset({("poitrine",), ("chest",)})}
+
+
+def find(pattern: str, text: str) -> list[str]:
+    lexicon = Lexicon(compile_pattern(pattern, "c", "fr", classes()))
+    return [" ".join(tokenize(text)[m.start : m.end]) for m in lexicon.find(tokenize(text))]
+
+
+def test_pattern_syntax() -> None:
+    assert find("<pain> & <chest>", "j'ai mal à la poitrine") == ["mal a la poitrine"]
+    assert find("<pain> & <chest>", "la poitrine me fait mal") == ["poitrine me fait mal"]
+    assert find("<pain> & <chest>", "mal au dos. poitrine ok") == []  # never across a sentence
+    assert find("ventre dur|tendu", "ventre tendu") == ["ventre tendu"]
+    assert find("mal au? ventre", "mal ventre") == ["mal ventre"]
+    assert find("mal ... ventre", "mal dans le bas du ventre") == []  # more than 3 words in between
+    assert find("mal ... ventre", "mal dans le ventre") == ["mal dans le ventre"]
+    assert find("avale && comprimes", "il a avalé une plaquette entière de ses comprimés") == [
+        "avale une plaquette entiere de ses comprimes"
+    ]
+    with pytest.raises(PatternError):
+        compile_pattern("<nope> & poitrine", "c", "fr", classes())
+    with pytest.raises(PatternError):
+        compile_pattern("a & b & c", "c", "fr", classes())
+
+
+def test_misspellings_are_corrected_towards_the_lexicon_only() -> None:
+    lexicon = rules().lexicon
+    assert lexicon.correct(["diarhee", "vomisment", "poitrinne", "convultions"]) == [
+        "diarrhee", "vomissement", "poitrine", "convulsions",
+    ]
+    # real words that look like symptoms are left alone
+    assert lexicon.correct(["soigne", "malade", "passer"]) == ["soigne", "malade", "passer"]
