@@ -18,7 +18,7 @@ from bot import engine
 from bot.config import settings
 from bot.datafiles import message
 from bot.db import session_scope
-from bot.language import choose_language
+from bot.language import choose_language, supported_languages
 from bot.orientation import emergency_reply
 from bot.safety import screen
 from bot.transcript import Reply, conversation_by_id, conversation_for, record_incoming, record_outgoing
@@ -50,19 +50,36 @@ def clean_text(text: str) -> tuple[str, bool]:
     return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
 
 
+def button_payload(text: str) -> tuple[str, dict] | None:
+    """The intent and entities of a button's payload, or None for anything a patient typed."""
+    match = _PAYLOAD.match(text)
+    if not match or match["intent"] not in BUTTON_INTENTS:
+        return None
+    try:
+        entities = json.loads(match["entities"]) if match["entities"] else {}
+    except json.JSONDecodeError:
+        entities = {}
+    return match["intent"], entities if isinstance(entities, dict) else {}
+
+
+def language_of_turn(text: str, current: str | None, default: str) -> str:
+    """A button press is not a sentence: it keeps the language, unless it is the language button."""
+    if not text:
+        return current or default
+    if (payload := button_payload(text)) is not None:
+        requested = payload[1].get("language")
+        return requested if requested in supported_languages() else (current or default)
+    return choose_language(text, current, default)
+
+
 def engine_message(text: str, language: str, red_flags: list[str]) -> str:
     """What Rasa receives: a deterministic emergency intent on a red flag, else the patient's words."""
     if red_flags:
         return "/emergency" + json.dumps({"red_flags": red_flags, "language": language})
-    match = _PAYLOAD.match(text)
-    if match and match["intent"] in BUTTON_INTENTS:
-        try:
-            entities = json.loads(match["entities"]) if match["entities"] else {}
-        except json.JSONDecodeError:
-            entities = {}
-        if isinstance(entities, dict):
-            # A payload skips the NLU pipeline, so the language must ride along in it.
-            return f"/{match['intent']}" + json.dumps({**entities, "language": language})
+    if (payload := button_payload(text)) is not None:
+        intent, entities = payload
+        # A payload skips the NLU pipeline, so the language must ride along in it.
+        return f"/{intent}" + json.dumps({**entities, "language": language})
     return text.lstrip("/")[:MAX_ENGINE_TEXT] or "..."
 
 
@@ -71,7 +88,7 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
     default_language = settings().default_language
     async with session_scope() as session:
         conversation = await conversation_for(session, channel, sender, default_language)
-        language = choose_language(text, conversation.language, default_language) if text else conversation.language
+        language = language_of_turn(text, conversation.language, default_language)
         conversation.language = language
         await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
         conversation_id = conversation.id

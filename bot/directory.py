@@ -183,7 +183,7 @@ class Directory:
 
 
 async def load_directory(session: AsyncSession) -> Directory:
-    """Read the whole directory in three queries; nothing is loaded lazily afterwards."""
+    """Read the whole directory (a handful of queries, eager loading); nothing is loaded lazily afterwards."""
     sites = (await session.scalars(select(Site).order_by(Site.id))).all()
     services = (
         await session.scalars(
@@ -374,7 +374,7 @@ def _fuzzy_threshold(length: int) -> float:
         return 90.0
     if length <= 8:
         return 80.0  # one wrong letter in six ("kardio")
-    return 85.0
+    return 85.0  # long names share long stems ("radiologie", "cardiologie"): a letter or two, not three
 
 
 @dataclass(frozen=True)

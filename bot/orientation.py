@@ -10,6 +10,7 @@ from typing import Any
 from bot.datafiles import load, localized
 from bot.directory import Directory, format_hours
 from bot.triage import triage
+from bot.triage.rules import rules
 
 EMERGENCY_SPECIALTIES = ("emergency", "paediatric_emergency")
 
@@ -88,17 +89,31 @@ def _level_sentence(level: str, service, directory: Directory, language: str) ->
 
 def emergency_reply(red_flags: list[str], directory: Directory | None, language: str,
                     reasons: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-    """The answer to a life-threatening emergency. Needs nothing that can fail but the data file."""
+    """The answer to a life-threatening emergency, built from the red-flag rules alone, so that the
+    back office can give it even when the engine is down."""
     texts = _texts()["emergency"]
-    from bot.triage import red_flag_info
-
-    infos = [info for info in (red_flag_info(code) for code in red_flags) if info is not None]
-    labels = reasons or [localized(info.label, language) for info in infos]
+    book = rules()
+    flags = [flag for flag in book.red_flags if flag.code in set(red_flags)]
+    labels = reasons or [localized(flag.label, language) for flag in flags]
     reason = "; ".join(labels) if labels else localized(texts["unknown_reason"], language)
-    parts = [localized(texts["headline"], language).format(reasons=reason[:1].upper() + reason[1:])]
-    extras = {number for info in infos for number in info.numbers} & set(texts["extra_numbers"])
-    parts += [localized(texts["extra_numbers"][number], language) for number in sorted(extras)]
+    reason = reason[:1].upper() + reason[1:]
+    level = "emergency_department" if flags and all(f.level == "emergency_department" for f in flags) \
+        else "emergency_call"
+    if level == "emergency_call":
+        parts = [localized(texts["headline"], language).format(reasons=reason)]
+    elif directory is not None:
+        service = _service_for(directory, flags[0].service, level)
+        parts = [f"⚠️ {reason}.", _level_sentence(level, service, directory, language)]
+    else:
+        parts = [localized(texts["department_headline"], language).format(reasons=reason)]
+    extra_codes = dict.fromkeys(code for flag in flags for code in flag.extra_numbers
+                                if code not in book.default_numbers)
+    for code in extra_codes:
+        number = book.numbers[code]
+        parts.append(localized(texts["also_call"], language).format(
+            number=number.number, label=localized(number.label, language)))
     parts.append(localized(texts["advice"], language))
-    custom = {"triage": {"level": "emergency_call", "service": None, "red_flags": list(red_flags)},
+    custom = {"triage": {"level": level, "service": flags[0].service if flags else "emergency",
+                         "red_flags": list(red_flags)},
               "call": _call_button("15", language)}
     return "\n\n".join(parts), custom

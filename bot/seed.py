@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def _hours(raw: Any, where: str) -> tuple[tuple[int, time, time], ...]:
         if not isinstance(intervals, list) or not intervals:
             raise SeedError(f"{at}: expected a list of \"HH:MM-HH:MM\" intervals (leave a closed day out)")
         parsed = sorted(_interval(value, at) for value in intervals)
-        for (_, previous_closes), (opens, _) in zip(parsed, parsed[1:]):
+        for (_, previous_closes), (opens, _) in pairwise(parsed):
             if opens < previous_closes:
                 raise SeedError(f"{at}: intervals overlap")
         slots.extend((day, opens, closes) for day in days for opens, closes in parsed)

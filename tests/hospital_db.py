@@ -4,7 +4,7 @@ SQLite in a temporary directory by default. PostgreSQL when TEST_DATABASE_URL po
 (e.g. postgresql://postgres@127.0.0.1:5432/postgres), or when the Makefile's TEST_DATABASE=postgresql
 is set (TEST_PG_URL then names the server): a database is created for each use and dropped after.
 
-Tests import the fixtures they use from here: `from tests.hospital_db import hospital_db, demo_directory`.
+Test modules load the fixtures with `pytest_plugins = ("tests.hospital_db",)`.
 """
 
 from __future__ import annotations
@@ -83,6 +83,12 @@ async def seed_demo(sessions: Sessions, path: Path | None = None, *, prune: bool
         report = await seed(session, path or DEFAULT_PATH, prune=prune)
         await session.commit()
     return report
+
+
+@pytest.fixture
+def seed_hospital():
+    """`await seed_hospital(sessions, path=None, prune=False)`: seed and commit."""
+    return seed_demo
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -6,15 +6,18 @@ import copy
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import yaml
 from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Exam, OpeningHours, Practitioner, Service, Site
 from bot.seed import DEFAULT_PATH, SPECIALTIES, SeedError, read_hospital, seed
-from tests.hospital_db import Sessions, hospital_db, seed_demo  # noqa: F401  (fixture)
+
+pytest_plugins = ("tests.hospital_db",)  # fixtures: hospital_db (an empty database), seed_hospital
+Sessions = async_sessionmaker[AsyncSession]
 
 # Async tests share the session's event loop, like the app's own tests (pyproject.toml).
 on_loop = pytest.mark.asyncio(loop_scope="session")
@@ -56,7 +59,7 @@ class WriteCounter:
         self.engine = sessions.kw["bind"].sync_engine
         self.statements: list[str] = []
 
-    def __enter__(self) -> WriteCounter:
+    def __enter__(self) -> Self:
         event.listen(self.engine, "before_cursor_execute", self._record)
         return self
 
@@ -72,8 +75,8 @@ class WriteCounter:
 
 
 @on_loop
-async def test_the_demo_hospital_is_loaded(hospital_db: Sessions) -> None:
-    report = await seed_demo(hospital_db)
+async def test_the_demo_hospital_is_loaded(hospital_db: Sessions, seed_hospital) -> None:
+    report = await seed_hospital(hospital_db)
     counts = await row_counts(hospital_db)
     spec = read_hospital()
     assert counts["sites"] == 1 and report.created["site"] == 1
@@ -85,11 +88,11 @@ async def test_the_demo_hospital_is_loaded(hospital_db: Sessions) -> None:
 
 
 @on_loop
-async def test_seeding_twice_writes_nothing_and_duplicates_nothing(hospital_db: Sessions) -> None:
-    await seed_demo(hospital_db)
+async def test_seeding_twice_writes_nothing_and_duplicates_nothing(hospital_db: Sessions, seed_hospital) -> None:
+    await seed_hospital(hospital_db)
     before = await row_counts(hospital_db)
     with WriteCounter(hospital_db) as writes:
-        report = await seed_demo(hospital_db)
+        report = await seed_hospital(hospital_db)
     assert writes.statements == []
     assert not report.changed
     assert report.unchanged["service"] == before["services"]
@@ -97,8 +100,8 @@ async def test_seeding_twice_writes_nothing_and_duplicates_nothing(hospital_db: 
 
 
 @on_loop
-async def test_a_changed_file_updates_rows_by_code(hospital_db: Sessions, tmp_path: Path) -> None:
-    await seed_demo(hospital_db)
+async def test_a_changed_file_updates_rows_by_code(hospital_db: Sessions, seed_hospital, tmp_path: Path) -> None:
+    await seed_hospital(hospital_db)
     async with hospital_db() as session:
         cardiology_id = await session.scalar(select(Service.id).where(Service.code == "cardiologie"))
         echo_id = await session.scalar(select(Exam.id).where(Exam.code == "echographie-cardiaque"))
@@ -114,7 +117,7 @@ async def test_a_changed_file_updates_rows_by_code(hospital_db: Sessions, tmp_pa
     exam = cardiology["exams"].pop(0)
     exam["name"]["en"] = "Heart ultrasound"
     service_data(data, "radiologie")["exams"].append(exam)
-    report = await seed_demo(hospital_db, write(tmp_path, data))
+    report = await seed_hospital(hospital_db, write(tmp_path, data))
 
     assert report.updated["service"] == 1 and report.updated["opening hours"] == 1
     assert report.created["practitioner"] == 1 and report.removed["practitioner"] == 1
@@ -137,12 +140,14 @@ async def test_a_changed_file_updates_rows_by_code(hospital_db: Sessions, tmp_pa
         radiology_id = await session.scalar(select(Service.id).where(Service.code == "radiologie"))
         assert moved.id == echo_id and moved.service_id == radiology_id and moved.name["en"] == "Heart ultrasound"
     # And the edited file is now the steady state.
-    assert not (await seed_demo(hospital_db, write(tmp_path, data))).changed
+    assert not (await seed_hospital(hospital_db, write(tmp_path, data))).changed
 
 
 @on_loop
-async def test_a_new_service_is_added_and_a_removed_one_kept_unless_pruned(hospital_db: Sessions, tmp_path: Path) -> None:
-    await seed_demo(hospital_db)
+async def test_a_new_service_is_added_and_a_removed_one_kept_unless_pruned(
+    hospital_db: Sessions, seed_hospital, tmp_path: Path
+) -> None:
+    await seed_hospital(hospital_db)
     data = demo_data()
     data["services"] = [s for s in data["services"] if s["code"] != "dermatologie"]
     extra = copy.deepcopy(service_data(data, "orl"))
@@ -151,13 +156,13 @@ async def test_a_new_service_is_added_and_a_removed_one_kept_unless_pruned(hospi
     data["services"].append(extra)
     path = write(tmp_path, data)
 
-    report = await seed_demo(hospital_db, path)
+    report = await seed_hospital(hospital_db, path)
     assert report.created["service"] == 1 and report.not_in_file == ["dermatologie"]
     assert "not in the file, kept: dermatologie" in str(report)
     async with hospital_db() as session:
         assert await session.scalar(select(Service.id).where(Service.code == "dermatologie"))
 
-    report = await seed_demo(hospital_db, path, prune=True)
+    report = await seed_hospital(hospital_db, path, prune=True)
     assert report.removed["service"] == 1
     async with hospital_db() as session:
         assert await session.scalar(select(Service.id).where(Service.code == "dermatologie")) is None
@@ -230,11 +235,11 @@ MISTAKES = [
 @on_loop
 @pytest.mark.parametrize(("mistake", "change", "expected"), MISTAKES, ids=[m[0] for m in MISTAKES])
 async def test_a_mistake_in_the_file_is_named_and_nothing_is_written(
-    hospital_db: Sessions, tmp_path: Path, mistake: str, change, expected: list[str]
+    hospital_db: Sessions, seed_hospital, tmp_path: Path, mistake: str, change, expected: list[str]
 ) -> None:
     path = write(tmp_path, _break(change))
     with pytest.raises(SeedError) as error:
-        await seed_demo(hospital_db, path)
+        await seed_hospital(hospital_db, path)
     message = str(error.value)
     assert message.startswith("hospital.yml: ")
     for words in expected:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot import db, delivery, engine
-from bot.api import chat, health, internal, web
+from bot.api import chat, health, internal, triage, web
 from bot.api import outbox as outbox_api, sms as sms_api, telegram as telegram_api
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 def _warm_up() -> None:
     """Load the clinical NLP pipelines before the first patient waits for them."""
-    try:
-        from bot.triage import warm_up
-    except ImportError:
-        return
+    from bot.triage import warm_up
+
     warm_up()
 
 
@@ -50,8 +48,7 @@ def create_app() -> FastAPI:
     app.include_router(telegram_api.router)
     app.include_router(sms_api.router)
     app.include_router(outbox_api.router)
-    for module in _optional_routers():
-        app.include_router(module.router)
+    app.include_router(triage.router)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -62,15 +59,3 @@ def create_app() -> FastAPI:
         return JSONResponse({"detail": "invalid request", "errors": problems}, status_code=422)
 
     return app
-
-
-def _optional_routers() -> list:
-    from importlib import import_module
-
-    routers = []
-    for name in ("bot.api.triage",):
-        try:
-            routers.append(import_module(name))
-        except ImportError as error:
-            log.warning("router %s not available: %s", name, error)
-    return routers

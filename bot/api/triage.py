@@ -68,7 +68,7 @@ class RedFlagOut(BaseModel):
 
 
 class TriageResponse(BaseModel):
-    level: Level = Field(description="Level of care; provisional (on the safe side) while `complete` is false.")
+    level: Level = Field(description="Level of care; while `complete` is false, the level for what is known so far.")
     service: str | None = Field(description="Hospital service specialty code that fits, if any.")
     red_flags: list[str] = Field(description="Codes of the life-threatening signs found.")
     reasons: list[str] = Field(description="Why, in the patient's language. Never a diagnosis.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .analysis import Analysis, analyse, qualifier
-from .conditions import CONCEPT_KEYS
+from .conditions import CONCEPT_KEYS, evaluate
 from .decision import Decision, decide
 from .facts import Facts
 from .questions import apply_answers, pending
@@ -107,8 +107,6 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
         parts.append(net["default"][language])
         if LEVEL_RANK[level] >= LEVEL_RANK["same_day"]:
             parts.append(net["recontact"][language])
-    from .conditions import evaluate
-
     if "child_mention" in facts.concepts or evaluate({"age": {"below": 16}}, facts) is True:
         parts.append(net["child"][language])
     if facts.pregnant is True:

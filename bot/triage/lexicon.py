@@ -38,7 +38,7 @@ GAP = 3
 NEAR = 4
 FAR = 10
 
-# Built-in word classes that are not lists: <number> (digits or number words) and <year>.
+# Built-in word classes that are not lists: <number> (digits or number words), <year>, <many> (10+).
 NUMBER_WORDS = frozenset(
     "un une deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt trente quarante "
     "cinquante quelques plusieurs one two three four five six seven eight nine ten eleven twelve "
@@ -47,6 +47,7 @@ NUMBER_WORDS = frozenset(
 SPECIALS = {
     "number": lambda t: t[:1].isdigit() or t in NUMBER_WORDS,
     "year": lambda t: len(t) == 4 and t.isdigit() and t[:2] in ("19", "20"),
+    "many": lambda t: t.isdigit() and 10 <= int(t) < 1900,  # "20 comprimés": an overdose, not a dose
 }
 
 

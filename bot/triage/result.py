@@ -42,7 +42,7 @@ class EmergencyNumber:
 
 @dataclass
 class TriageResult:
-    level: str  # one of LEVELS; provisional (safe side) while complete is False
+    level: str  # one of LEVELS; while complete is False, the level for what is known so far
     service: str | None  # hospital Service.specialty code
     red_flags: list[str]
     reasons: list[str]

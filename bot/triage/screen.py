@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .analysis import Analysis, analyse
 from .conditions import CONCEPT_KEYS
+from .decision import flags_for
 from .facts import Facts, facts_from_text
 from .rules import RedFlagRule, RuleBook, rules
 from .result import RedFlag
@@ -52,8 +53,6 @@ def red_flags_in(text: str, language: str | None = None) -> list[RedFlag]:
     """Life-threatening signs in one message: affirmed, current, not hypothetical, not a relative's
     past history. Fast (a few ms; the edsnlp pipeline is only run when a symptom word is present).
     Age comes from the text only ("bébé de 2 mois"); `triage()` also uses the known age."""
-    from .decision import flags_for
-
     book = rules()
     if not text or not text.strip():
         return []

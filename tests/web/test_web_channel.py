@@ -385,9 +385,6 @@ def _gateway_token() -> str:
     return settings().gateway_token
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot.chat.handle_incoming runs language detection on button payloads: langdetect reads "
-    '/inform_service{"service":"cardio"} as English and a French conversation switches to English'))
 def test_a_quick_reply_keeps_the_conversations_language(client):
     with client.websocket_connect("/ws/chat") as socket:
         hello(socket, new_session())
