@@ -98,7 +98,8 @@ def tracker_store_config() -> dict:
     if url.get_backend_name() == "sqlite":
         database = Path(url.database or VAR / "parcours.db")
         return {"type": "SQL", "dialect": "sqlite", "db": str(database.with_name("rasa-tracker.db"))}
-    config = {"type": "SQL", "dialect": "postgresql", "host": url.host or "127.0.0.1",
+    # Rasa passes the endpoint's `url` on as the database host.
+    config = {"type": "SQL", "dialect": "postgresql", "url": url.host or "127.0.0.1",
               "port": url.port or 5432, "db": url.database, "username": url.username or "postgres"}
     if url.password:
         config["password"] = url.password
