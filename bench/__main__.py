@@ -83,6 +83,9 @@ def bench_ours(patients: int, rounds: int) -> dict:
 
     upgrade()
     asyncio.run(_seed())
+    from bench.channels import prepare
+
+    prepare()  # fake Telegram and SMS providers: a bench never messages a real patient
     stack = Stack()
     startup_s = stack.start()
     url = settings().backoffice_url + "/api/chat"
