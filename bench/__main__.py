@@ -206,7 +206,7 @@ def report(ours: dict, stock: dict | None, triage: dict, patients: int) -> str:
     for name, mb in ours["memory_mb"].items():
         lines.append(f"{'  ' + name:34}{mb:>12}")
     lines += ["", "Triage engine alone (per message):",
-              f"  p50 {triage['p50_ms']} ms, p95 {triage['p95_ms']} ms, p99 {triage['p99_ms']} ms"
+              f"  triage {triage['triage_ms']}, screen {triage['screen_ms']}"
               f" over {triage.get('n', '?')} messages (target p95 ≤ 20 ms)"]
     lines += ["", "Channel webhooks (back office + engine, per request):"]
     for channel, figures in ours.get("channels", {}).items():
