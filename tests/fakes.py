@@ -18,5 +18,8 @@ class FakeEngine:
         self.received.append({"sender": conversation_id, "text": text, "metadata": metadata})
         if self.down:
             raise engine.EngineUnavailable("fake engine is down")
-        return [{"recipient_id": conversation_id, "text": f"echo: {text[:50]}",
-                 "buttons": [{"title": "Cardiologie", "payload": '/inform_service{"service":"cardio"}'}]}]
+        return [{"recipient_id": conversation_id, **self.reply(text, metadata)}]
+
+    def reply(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        return {"text": f"echo: {text[:50]}",
+                "buttons": [{"title": "Cardiologie", "payload": '/inform_service{"service":"cardio"}'}]}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes import FakeEngine
+
 SERVICES = {"cardio": ("Cardiologie", "Cardiology"), "radio": ("Radiologie", "Radiology")}
 
 
@@ -50,18 +52,9 @@ def answer(text: str, language: str) -> dict[str, Any]:
                      else f"I can help with opening hours, directions and visits. ({text[:40]})")}
 
 
-class ScriptedEngine:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.down = False
-
-    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        from bot import engine
-
-        self.received.append({"sender": conversation_id, "text": text, "metadata": metadata})
-        if self.down:
-            raise engine.EngineUnavailable("fake engine is down")
-        return [{"recipient_id": conversation_id, **answer(text, metadata.get("language", "fr"))}]
+class ScriptedEngine(FakeEngine):
+    def reply(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        return answer(text, metadata.get("language", "fr"))
 
 
 def create_test_app():
