@@ -15,6 +15,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import directory, language_of
 from bot.orientation import answer_buttons, next_question, orientation_reply, triage_state
+from bot.triage import warm_up
+
+# rasa_sdk imports this module before it reports healthy: build the triage pipeline (edsnlp,
+# a few seconds) now, not on the first patient's complaint.
+warm_up()
 
 FORM_SLOTS = ("complaint", "triage_answers", "triage_question", "triage_answer")
 
@@ -35,14 +40,16 @@ class ValidateTriageForm(FormValidationAction):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
         result = triage_state(_complaint(tracker), _answers(tracker), language_of(tracker))
-        return [] if result.complete else ["triage_answer"]
+        # `complaint` is listed so that rasa_sdk calls extract_complaint (it only extracts required
+        # slots); it is filled on the form's first turn, so it is never asked for.
+        return [] if result.complete else ["complaint", "triage_answer"]
 
     async def extract_complaint(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
         # The message that opened the form is the complaint; later messages are answers.
         if tracker.get_slot("complaint"):
             return {}
-        return {"complaint": tracker.latest_message.get("text") or ""}
+        return {"complaint": tracker.latest_message.get("text") or "..."}
 
     async def validate_triage_answer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:

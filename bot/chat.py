@@ -21,7 +21,7 @@ from bot.db import session_scope
 from bot.language import choose_language, supported_languages
 from bot.orientation import emergency_reply
 from bot.safety import screen
-from bot.transcript import Reply, conversation_by_id, conversation_for, record_incoming, record_outgoing
+from bot.transcript import Reply, conversation_by_id, has_patient_messages, conversation_for, record_incoming, record_outgoing
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,14 @@ def button_payload(text: str) -> tuple[str, dict] | None:
     return match["intent"], entities if isinstance(entities, dict) else {}
 
 
-def language_of_turn(text: str, current: str | None, default: str) -> str:
+def language_of_turn(text: str, current: str | None, default: str, *, first_message: bool = False) -> str:
     """A button press is not a sentence: it keeps the language, unless it is the language button."""
     if not text:
         return current or default
     if (payload := button_payload(text)) is not None:
         requested = payload[1].get("language")
         return requested if requested in supported_languages() else (current or default)
-    return choose_language(text, current, default)
+    return choose_language(text, current, default, first_message=first_message)
 
 
 def engine_message(text: str, language: str, red_flags: list[str]) -> str:
@@ -88,7 +88,8 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
     default_language = settings().default_language
     async with session_scope() as session:
         conversation = await conversation_for(session, channel, sender, default_language)
-        language = language_of_turn(text, conversation.language, default_language)
+        first_message = not await has_patient_messages(session, conversation.id)
+        language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
         conversation.language = language
         await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
         conversation_id = conversation.id

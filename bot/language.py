@@ -61,6 +61,18 @@ def detect_language(text: str) -> str | None:
     return None
 
 
-def choose_language(text: str, current: str | None, default: str = "fr") -> str:
+def greeting_language(text: str) -> str | None:
+    """The language of a message that opens with a greeting of one language only."""
+    folded = " ".join(_WORD.findall(fold(text)))
+    found = {
+        language
+        for language, greetings in _rules()["greetings"].items()
+        if any(folded == g or folded.startswith(g + " ") for g in greetings)
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def choose_language(text: str, current: str | None, default: str = "fr", *, first_message: bool = False) -> str:
     """The language to answer this message in, given the conversation's current one."""
-    return requested_language(text) or detect_language(text) or current or default
+    greeting = greeting_language(text) if first_message else None
+    return requested_language(text) or detect_language(text) or greeting or current or default

@@ -54,6 +54,11 @@ async def conversation_for(session: AsyncSession, channel: str, sender: str, lan
     return conversation
 
 
+async def has_patient_messages(session: AsyncSession, conversation_id: str) -> bool:
+    query = select(Message.id).where(Message.conversation_id == conversation_id, Message.direction == "in").limit(1)
+    return await session.scalar(query) is not None
+
+
 async def conversation_by_id(session: AsyncSession, conversation_id: str) -> Conversation | None:
     return await session.get(Conversation, conversation_id)
 

@@ -61,6 +61,14 @@ async def test_the_language_is_kept_per_conversation(client, fake_engine):
     assert body["language"] == "fr"
 
 
+async def test_a_first_greeting_opens_the_conversation_in_its_language(client, fake_engine):
+    body = (await client.post("/api/chat", json={"sender": "p-greeting", "text": "hello"})).json()
+    assert body["language"] == "en"
+    # A greeting later on does not switch back.
+    body = (await client.post("/api/chat", json={"sender": "p-greeting", "text": "bonjour"})).json()
+    assert body["language"] == "en"
+
+
 @pytest.mark.parametrize(
     ("payload", "problem"),
     [

@@ -36,6 +36,16 @@ def test_a_new_conversation_without_clear_language_starts_in_french():
     assert choose_language("ok", None) == "fr"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"), [("hello", "en"), ("Hi!", "en"), ("good morning", "en"), ("bonjour", "fr"), ("slt", "fr"),
+                           ("ok", "fr")],
+)
+def test_a_greeting_sets_the_language_of_a_first_message_only(text, expected):
+    assert choose_language(text, "fr", first_message=True) == expected
+    # Later in a conversation a greeting is no reason to switch.
+    assert choose_language(text, "fr") == "fr"
+
+
 def test_explicit_requests_win_over_the_language_they_are_written_in():
     # Written in French, asking for English.
     assert requested_language("est-ce qu'on peut parler en anglais") == "en"

@@ -237,6 +237,11 @@ def eds_pipeline(rules: QualifierRules) -> Any:
         pipeline = _EDS_CACHE.get(key)
         if pipeline is not None:
             return pipeline
+        # edsnlp's progress bars (tqdm) would otherwise create a multiprocessing lock, which fixes
+        # the process's start method to "fork"; the action server (Sanic) then refuses to start.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
         import edsnlp
         import edsnlp.pipes as eds
         from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
