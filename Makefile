@@ -50,6 +50,7 @@ test-app-pg: install ## unit and API tests on PostgreSQL
 
 test-engine: install train ## rasa data validate, conversation tests, NLU evaluation per language
 	$(RASA) data validate --config config.yml --domain domain.yml --data nlu stories
+	.venv-rasa/bin/python tests/engine/check_engine_tuning.py
 	$(RASA) test core --model models/parcours.tar.gz --stories tests/stories --fail-on-prediction-errors --out results/core
 	.venv-rasa/bin/python tests/nlu/evaluate.py --model models/parcours.tar.gz --threshold 0.90
 

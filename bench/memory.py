@@ -40,3 +40,17 @@ def peak_rss_mb(pid: int) -> float:
 
 def rss_mb(pid: int) -> float:
     return round(sum(_field(p, "VmRSS") for p in tree(pid)) / 2**20, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children."""
+    import os
+
+    total = 0
+    for member in tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")

@@ -92,14 +92,19 @@ def rasa_environment() -> dict[str, str]:
     return env
 
 
+TRACKER_STORE = "connectors.tracker_store.ParcoursTrackerStore"
+
+
 def tracker_store_config() -> dict:
-    """Rasa's tracker store follows the back office's database: its own file, or its own schema."""
+    """Rasa's tracker store follows the back office's database: its own file, or its own schema.
+
+    connectors/tracker_store.py is Rasa's SQL store with a cheaper hot path (same tables)."""
     url = make_url(settings().database_url)
     if url.get_backend_name() == "sqlite":
         database = Path(url.database or VAR / "parcours.db")
-        return {"type": "SQL", "dialect": "sqlite", "db": str(database.with_name("rasa-tracker.db"))}
+        return {"type": TRACKER_STORE, "dialect": "sqlite", "db": str(database.with_name("rasa-tracker.db"))}
     # Rasa passes the endpoint's `url` on as the database host.
-    config = {"type": "SQL", "dialect": "postgresql", "url": url.host or "127.0.0.1",
+    config = {"type": TRACKER_STORE, "dialect": "postgresql", "url": url.host or "127.0.0.1",
               "port": url.port or 5432, "db": url.database, "username": url.username or "postgres"}
     if url.password:
         config["password"] = url.password

@@ -20,7 +20,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import engine_tuning
+
 logger = logging.getLogger(__name__)
+engine_tuning.apply()
 
 
 class GatewayOutput(CallbackOutput):
