@@ -51,6 +51,10 @@ class ValidateTriageForm(FormValidationAction):
             return {}
         return {"complaint": tracker.latest_message.get("text") or "..."}
 
+    async def validate_complaint(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> dict[str, Any]:
+        return {"complaint": str(value).strip() or "..."}
+
     async def validate_triage_answer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
         question = tracker.get_slot("triage_question")

@@ -177,7 +177,7 @@ def processes() -> list[Process]:
             app_env, f"{s.backoffice_url}/health", logs / "backoffice.log"),
         Process(
             "action server",
-            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+            [str(APP_PYTHON), "-m", "actions.server", "--port", str(s.action_port)],
             app_env, s.action_server_url.rsplit("/webhook", 1)[0] + "/health", logs / "actions.log"),
         Process(
             "engine",
