@@ -119,3 +119,72 @@ async def test_the_engine_can_speak_first_through_the_gateway(api):
         await asyncio.sleep(0.1)
     assert [m.direction for m in messages][-1] == "out"
     assert "Bonjour" in messages[-1].text
+
+
+# ---------------------------------------------------------------- orientation through the engine
+
+
+def outcome_of(body: dict) -> dict | None:
+    return next((r["custom"]["triage"] for r in body["replies"] if "triage" in (r.get("custom") or {})), None)
+
+
+def button_titled(body: dict, *words: str) -> dict:
+    buttons = [b for reply in body["replies"] for b in reply["buttons"]]
+    for button in buttons:
+        if any(word in button["title"].lower() for word in words):
+            return button
+    raise AssertionError(f"no button among {[b['title'] for b in buttons]} says any of {words}")
+
+
+async def test_a_complaint_is_oriented_through_follow_up_questions_answered_in_free_text(api):
+    body = await say(api, "it-triage-fr", "jai mal au ventre depuis hier")
+    asked = [texts(body)]
+    assert "âge" in asked[0] and outcome_of(body) is None
+    for answer in ("35 ans", "non", "5", "non", "non"):
+        body = await say(api, "it-triage-fr", answer)
+        if outcome_of(body):
+            break
+        asked.append(texts(body))
+    outcome = outcome_of(body)
+    assert outcome is not None, f"no orientation after the questions {asked}"
+    assert len(asked) <= 4, asked  # only the questions that change the decision
+    assert outcome["level"] == "same_day"
+    assert "Parce que vous décrivez" in texts(body) and "ventre" in texts(body)
+    assert "15" in texts(body)  # the safety net
+    # The form is over: the next message is an ordinary one again.
+    assert "plaisir" in texts(await say(api, "it-triage-fr", "merci"))
+
+
+async def test_a_complaint_is_oriented_with_quick_reply_buttons_in_english(api):
+    body = await say(api, "it-triage-en", "I have an itchy rash on my arm since 3 days")
+    assert body["language"] == "en" and outcome_of(body) is None
+    body = await say(api, "it-triage-en", button_titled(body, "16 to 39")["payload"])
+    for _ in range(4):
+        if outcome_of(body):
+            break
+        body = await say(api, "it-triage-en", button_titled(body, "no", "same", "mild", "3 to 7")["payload"])
+    outcome = outcome_of(body)
+    assert outcome is not None, texts(body)
+    assert outcome["level"] in {"appointment", "teleconsultation", "pharmacist", "self_care"}
+    assert outcome["service"] == "dermatology"
+    assert "Because you describe" in texts(body)
+
+
+async def test_a_red_flag_interrupts_the_questions_and_a_mistake_resumes_them(api):
+    body = await say(api, "it-triage-flag", "jai mal au ventre depuis hier")
+    question = texts(body)
+    body = await say(api, "it-triage-flag", "et la jai une douleur dans la poitrine qui serre et je transpire")
+    assert outcome_of(body)["level"] == "emergency_call"
+    assert "15" in texts(body)
+    body = await say(api, "it-triage-flag", "non pardon c'etait une erreur")
+    assert question in texts(body)  # the pending question, asked again
+    body = await say(api, "it-triage-flag", "35 ans")
+    assert outcome_of(body) is None and texts(body)  # the questions go on
+
+
+async def test_a_negated_red_flag_during_the_questions_is_an_answer_not_an_emergency(api):
+    await say(api, "it-triage-negated", "j'ai de la fievre depuis 2 jours")
+    body = await say(api, "it-triage-negated", "j'ai 40 ans, je n'ai pas de douleur a la poitrine")
+    assert outcome_of(body) is None or outcome_of(body)["level"] != "emergency_call"
+    assert "SAMU" not in texts(body)
+    assert texts(body)
