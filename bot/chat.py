@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot import engine
+from bot import engine, identity
 from bot.config import settings
 from bot.datafiles import message
 from bot.db import session_scope
@@ -100,6 +100,11 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
         return await _record_replies(conversation_id, replies, language, [])
 
     result = screen(text, language)
+    if result.red_flags:
+        await identity.cancel(conversation_id)  # the emergency takes over any step in progress
+    elif (answer := await identity.answer_pending(conversation_id, text, language)) is not None:
+        # The number or the code of a phone verification: answered here, never shown to the engine.
+        return await _record_replies(conversation_id, [Reply(text=answer.text(language))], language, [])
     replies: list[Reply] = []
     if truncated:
         replies.append(Reply(text=message("message_truncated", language)))

@@ -124,7 +124,7 @@ class Patient(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     language: Mapped[str] = mapped_column(String(5), default="fr")
-    phone: Mapped[str | None] = mapped_column(String(40), default=None)
+    phone: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -240,3 +240,28 @@ class CallbackToken(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+# ---------------------------------------------------------------- identity across channels
+
+
+class PhoneVerification(Base):
+    """A patient proving a mobile number from a conversation, so that channels can be linked.
+
+    The code itself is never stored: only a salted hash, compared in constant time. A verification
+    waits for the number (`awaiting_phone`), then for the code (`code_sent`), and ends `confirmed`,
+    `cancelled`, `expired` or `locked` (too many wrong codes).
+    """
+
+    __tablename__ = "phone_verifications"
+    __table_args__ = (Index("ix_phone_verifications_conversation_status", "conversation_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_phone")
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    code_salt: Mapped[str | None] = mapped_column(String(32), default=None)
+    code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

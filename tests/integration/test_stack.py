@@ -188,3 +188,12 @@ async def test_a_negated_red_flag_during_the_questions_is_an_answer_not_an_emerg
     assert outcome_of(body) is None or outcome_of(body)["level"] != "emergency_call"
     assert "SAMU" not in texts(body)
     assert texts(body)
+
+
+async def test_linking_a_phone_goes_from_the_engine_to_the_back_office(api):
+    body = await say(api, "it-link", "je voudrais relier mon numero de portable")
+    assert "numéro de portable" in texts(body)
+    body = await say(api, "it-link", "06 12 34 56 78")
+    assert "code" in texts(body) and "••78" in texts(body)
+    body = await say(api, "it-link", "quels sont les horaires de la cardio")
+    assert "Cardiologie" in texts(body)  # anything else cancels and goes to the engine
