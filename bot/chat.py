@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bot import engine, identity
 from bot.config import settings
-from bot.datafiles import message
+from bot.datafiles import load, message
 from bot.db import session_scope
 from bot.language import choose_language, supported_languages
 from bot.orientation import emergency_reply
@@ -72,6 +72,11 @@ def language_of_turn(text: str, current: str | None, default: str, *, first_mess
     return choose_language(text, current, default, first_message=first_message)
 
 
+def reply_style(channel: str) -> str:
+    """`short` where every character counts (SMS): the engine then picks its short variations."""
+    return load("channels")["reply_style"].get(channel, "full")
+
+
 def engine_message(text: str, language: str, red_flags: list[str]) -> str:
     """What Rasa receives: a deterministic emergency intent on a red flag, else the patient's words."""
     if red_flags:
@@ -112,7 +117,7 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
         raw = await engine.send_to_engine(
             conversation_id,
             engine_message(text, language, result.red_flags),
-            {"channel": channel, "language": language, **(metadata or {})},
+            {"channel": channel, "language": language, "reply_style": reply_style(channel), **(metadata or {})},
         )
         replies.extend(Reply.from_rasa(item) for item in raw)
     except engine.EngineUnavailable as error:

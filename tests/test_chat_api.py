@@ -41,7 +41,7 @@ async def test_a_message_gets_the_engines_replies_and_both_are_recorded(client, 
     assert body["language"] == "fr"
     assert body["replies"][0]["text"] == "echo: horaires de la cardio svp"
     assert body["replies"][0]["buttons"][0]["payload"].startswith("/inform_service")
-    assert fake_engine.received[0]["metadata"] == {"channel": "web", "language": "fr"}
+    assert fake_engine.received[0]["metadata"] == {"channel": "web", "language": "fr", "reply_style": "full"}
     messages = await transcript("p1")
     assert [(m.direction, m.author) for m in messages] == [("in", "patient"), ("out", "bot")]
     assert messages[1].payload["buttons"][0]["title"] == "Cardiologie"

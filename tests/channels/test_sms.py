@@ -21,6 +21,7 @@ async def test_an_sms_gets_the_engines_reply_with_numbered_options(client, fake_
     assert response.headers["content-type"].startswith("text/xml")
     assert response.text.endswith("<Response></Response>")
     assert fake_engine.received[0]["metadata"]["channel"] == "sms"
+    assert fake_engine.received[0]["metadata"]["reply_style"] == "short"  # the engine's SMS variations
     assert phone not in str(fake_engine.received)  # the engine sees a conversation id, not the number
     [body] = fake_twilio.to(phone)
     assert body == "echo: horaires cardio svp\n\n1. Cardiologie\n2. Rythmologie\nRépondez par le numéro."

@@ -197,3 +197,13 @@ async def test_linking_a_phone_goes_from_the_engine_to_the_back_office(api):
     assert "code" in texts(body) and "••78" in texts(body)
     body = await say(api, "it-link", "quels sont les horaires de la cardio")
     assert "Cardiologie" in texts(body)  # anything else cancels and goes to the engine
+
+
+async def test_sms_gets_the_short_variations_of_long_answers(api):
+    async def greet(sender: str, channel: str) -> str:
+        response = await api.post("/api/chat", json={"sender": sender, "text": "bonjour", "channel": channel})
+        assert response.status_code == 200, response.text
+        return texts(response.json())
+
+    full, short = await greet("it-style-web", "web"), await greet("+33611111111", "sms")
+    assert short.startswith("Bonjour") and len(short) < 110 < len(full)

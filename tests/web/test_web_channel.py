@@ -123,7 +123,7 @@ def test_a_message_gets_typing_then_the_reply_and_both_are_recorded(client, engi
     assert reply["type"] == "reply" and reply["text"] == "Bonjour ! Pour quel service ?"
     assert reply["buttons"][0] == {"title": "Cardiologie", "payload": CARDIO}
     assert reply["language"] == "fr" and reply["pushed"] is False
-    assert engine.received[0]["metadata"] == {"channel": "web", "language": "fr"}
+    assert engine.received[0]["metadata"] == {"channel": "web", "language": "fr", "reply_style": "full"}
     rows = in_app(client, transcript, session)
     assert [(m.direction, m.text) for m in rows] == [("in", "bonjour, les horaires svp"),
                                                       ("out", "Bonjour ! Pour quel service ?")]
