@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -63,11 +64,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     except StackError as error:
         sys.exit(f"could not start Parcours: {error}")
     s = settings()
+    staff_token = "$PARCOURS_STAFF_TOKEN" if os.environ.get("PARCOURS_STAFF_TOKEN") else VAR / "staff.token"
     print(
         f"\nParcours is running (started in {seconds:.0f} s).\n"
         f"  Chat with the assistant: {s.backoffice_url}/\n"
         f"  API documentation:       {s.backoffice_url}/docs\n"
         f"  Health:                  {s.backoffice_url}/health\n"
+        f"  Staff API token:         {staff_token} (Authorization: Bearer …, e.g. /api/outbox)\n"
         f"  Logs:                    {VAR / 'logs'}\n"
         "Press Ctrl-C to stop everything.",
         flush=True,

@@ -24,14 +24,12 @@ def _async_url(url: str) -> str:
     return parsed.set(drivername=driver[backend]).render_as_string(hide_password=False)
 
 
-def _gateway_token() -> str:
-    """Shared secret between the back office and the Rasa gateway channel.
-
-    Kept in var/ so that separately started processes agree on it without configuration.
-    """
-    if token := os.environ.get("PARCOURS_GATEWAY_TOKEN"):
+def _secret(variable: str, filename: str) -> str:
+    """A secret from the environment, or generated once and kept in var/ (readable by its owner
+    only) so that separately started processes agree on it without configuration."""
+    if token := os.environ.get(variable):
         return token
-    path = VAR / "gateway.token"
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
@@ -50,7 +48,8 @@ class Settings:
     rasa_port: int
     action_port: int
     rasa_timeout: float
-    gateway_token: str = field(repr=False)
+    gateway_token: str = field(repr=False)  # between the back office and the Rasa gateway channel
+    staff_token: str = field(repr=False)  # hospital staff and systems calling the back-office API
     default_language: str = "fr"
 
     @property
@@ -76,6 +75,7 @@ def settings() -> Settings:
         rasa_port=rasa_port,
         action_port=action_port,
         rasa_timeout=float(env("RASA_TIMEOUT", "20")),
-        gateway_token=_gateway_token(),
+        gateway_token=_secret("PARCOURS_GATEWAY_TOKEN", "gateway.token"),
+        staff_token=_secret("PARCOURS_STAFF_TOKEN", "staff.token"),
         default_language=env("PARCOURS_DEFAULT_LANGUAGE", "fr"),
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from bot import outbox
+from bot.api.auth import require_staff
 
-router = APIRouter(prefix="/api/outbox", tags=["outbox"])
+router = APIRouter(prefix="/api/outbox", tags=["outbox"], dependencies=[Depends(require_staff)],
+                   responses={401: {"description": "No or wrong staff token"}})
 
 Status = Literal["pending", "sending", "sent", "failed", "cancelled"]
 

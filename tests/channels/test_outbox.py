@@ -13,7 +13,8 @@ from bot import db, delivery, outbox
 from bot.models import OutboxMessage
 from bot.transcript import Reply
 from tests.channels.builders import (
-    conversation_of, new_chat, new_phone, outbox_rows, post_sms, post_update, run_worker, sms_form, text_update,
+    conversation_of, new_chat, new_phone, outbox_rows, post_sms, post_update, run_worker, sms_form,
+    staff_headers, text_update,
 )
 
 PARIS = "Europe/Paris"
@@ -204,18 +205,27 @@ async def test_delivery_status_is_visible_from_the_back_office_api(client, fake_
     chat, conversation_id = await telegram_conversation(client)
     fake_telegram.failures = [502]
     [entry] = await delivery.send_proactive(conversation_id, Reply(text="Rappel"), idempotency_key=f"api-{chat}")
-    listing = await client.get("/api/outbox", params={"conversation_id": conversation_id})
+    listing = await client.get("/api/outbox", params={"conversation_id": conversation_id}, headers=staff_headers())
     assert listing.status_code == 200
     items = listing.json()
     assert [(i["kind"], i["status"]) for i in items] == [("proactive", "pending"), ("reply", "sent")]
     assert "Rappel" not in listing.text  # status only; the text is in the transcript
-    item = (await client.get(f"/api/outbox/{entry.id}")).json()
+    item = (await client.get(f"/api/outbox/{entry.id}", headers=staff_headers())).json()
     assert (item["attempts"], item["last_error"], item["idempotency_key"]) == (
         1, "telegram unreachable (NetworkError)", f"api-{chat}")
-    assert (await client.get("/api/outbox/999999999")).status_code == 404
-    assert (await client.get("/api/outbox", params={"status": "nonsense"})).status_code == 422
-    pending = (await client.get("/api/outbox", params={"status": "pending"})).json()
+    assert (await client.get("/api/outbox/999999999", headers=staff_headers())).status_code == 404
+    nonsense = await client.get("/api/outbox", params={"status": "nonsense"}, headers=staff_headers())
+    assert nonsense.status_code == 422
+    pending = (await client.get("/api/outbox", params={"status": "pending"}, headers=staff_headers())).json()
     assert [i["id"] for i in pending] == [entry.id]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"}])
+async def test_delivery_status_needs_the_staff_token(client, fake_engine, headers):
+    for path in ("/api/outbox", "/api/outbox/1"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_the_rate_limit_spaces_messages(monkeypatch):

@@ -10,7 +10,8 @@ from bot import delivery
 from bot.transcript import Reply
 from connectors import sms
 from tests.channels.builders import (
-    PUBLIC_URL, conversation_of, count_messages, new_phone, outbox_rows, post_sms, run_worker, sms_form,
+    conversation_of, count_messages, new_phone, outbox_rows, post_sms, PUBLIC_URL, run_worker, sms_form,
+    staff_headers,
 )
 
 
@@ -234,7 +235,7 @@ async def test_delivery_receipts_update_the_outbox(client, fake_engine, fake_twi
     assert bad.status_code == 403
     response = await post_sms(client, receipt, url=PUBLIC_URL + "/webhooks/sms/status", path="/webhooks/sms/status")
     assert response.status_code == 200
-    item = (await client.get(f"/api/outbox/{row.id}")).json()
+    item = (await client.get(f"/api/outbox/{row.id}", headers=staff_headers())).json()
     assert (item["status"], item["provider_status"], item["last_error"]) == (
         "sent", "undelivered", "twilio delivery error 30005")
 
