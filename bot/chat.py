@@ -117,7 +117,8 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
         raw = await engine.send_to_engine(
             conversation_id,
             engine_message(text, language, result.red_flags),
-            {"channel": channel, "language": language, "reply_style": reply_style(channel), **(metadata or {})},
+            # The back office's own decisions win over what a caller put in the metadata.
+            {**(metadata or {}), "channel": channel, "language": language, "reply_style": reply_style(channel)},
         )
         replies.extend(Reply.from_rasa(item) for item in raw)
     except engine.EngineUnavailable as error:

@@ -47,8 +47,15 @@ async def test_a_message_gets_the_engines_replies_and_both_are_recorded(client, 
     assert messages[1].payload["buttons"][0]["title"] == "Cardiologie"
 
 
+def staff() -> dict[str, str]:
+    from bot.config import settings
+
+    return {"Authorization": f"Bearer {settings().staff_token}"}
+
+
 async def test_the_engine_sees_the_conversation_id_not_the_patients_channel_id(client, fake_engine):
-    body = (await client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"})).json()
+    body = (await client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"},
+                              headers=staff())).json()
     assert fake_engine.received[0]["sender"] == body["conversation_id"]
     assert "+33612345678" not in str(fake_engine.received)
 
@@ -59,6 +66,24 @@ async def test_the_language_is_kept_per_conversation(client, fake_engine):
     assert body["language"] == "en"
     body = (await client.post("/api/chat", json={"sender": "p2", "text": "en français svp"})).json()
     assert body["language"] == "fr"
+
+
+@pytest.mark.parametrize("channel", ["sms", "telegram"])
+async def test_nobody_writes_as_a_phone_or_a_telegram_chat_without_the_staff_token(client, fake_engine, channel):
+    for headers in ({}, {"Authorization": "Bearer guess"}):
+        response = await client.post("/api/chat", json={"sender": "+33600000001", "text": "hello", "channel": channel},
+                                     headers=headers)
+        assert response.status_code == 403 and "webhook" in response.json()["detail"]
+    assert fake_engine.received == []
+    async with db.session_scope() as session:
+        assert await session.scalar(select(Conversation).where(Conversation.sender == "+33600000001")) is None
+
+
+async def test_the_back_offices_metadata_wins_over_the_callers(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "p-meta", "text": "bonjour",
+                                         "metadata": {"language": "de", "channel": "sms", "page": "/cardio"}})
+    assert fake_engine.received[0]["metadata"] == {"page": "/cardio", "channel": "web", "language": "fr",
+                                                   "reply_style": "full"}
 
 
 async def test_a_first_greeting_opens_the_conversation_in_its_language(client, fake_engine):

@@ -10,11 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.config import settings
 
-_bearer = HTTPBearer(auto_error=False, description="The staff token: PARCOURS_STAFF_TOKEN or var/staff.token")
+bearer = HTTPBearer(auto_error=False, description="The staff token: PARCOURS_STAFF_TOKEN or var/staff.token")
 
 
-async def require_staff(credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> None:
+def is_staff(credentials: HTTPAuthorizationCredentials | None) -> bool:
     supplied = credentials.credentials if credentials else ""
-    if not hmac.compare_digest(supplied.encode(), settings().staff_token.encode()):
+    return hmac.compare_digest(supplied.encode(), settings().staff_token.encode())
+
+
+async def require_staff(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
+    if not is_staff(credentials):
         raise HTTPException(401, "this route needs the staff token: Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})

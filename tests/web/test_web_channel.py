@@ -339,7 +339,11 @@ def test_the_http_fallback_and_the_socket_share_one_conversation(client):
 
 
 def test_the_history_of_other_channels_is_not_readable_here(client):
-    client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"})
+    from bot.config import settings
+
+    created = client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"},
+                          headers={"Authorization": f"Bearer {settings().staff_token}"})
+    assert created.status_code == 200
     assert client.get("/api/conversations/sms/+33612345678/history").status_code == 404
     assert client.get("/api/conversations/web/+33612345678/history").status_code == 422
 
