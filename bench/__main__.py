@@ -205,18 +205,14 @@ def report(ours: dict, stock: dict | None, triage: dict, patients: int) -> str:
     row("p95 ms, one patient", ("single", "p95_ms"))
     row("training s", ("training_s",))
     row("start-up s", ("startup_s",))
-    total_ours = round(sum(ours["memory_mb"].values()), 1)
-    total_stock = round(sum(stock["memory_mb"].values()), 1) if stock else None
-    lines.append(f"{'peak memory MB, all processes':34}{total_ours:>12}"
-                 + (f"{total_stock:>12}{_ratio(total_ours, total_stock):>12}" if stock else ""))
-    for name, mb in ours["memory_mb"].items():
-        lines.append(f"{'  ' + name:34}{mb:>12}")
-    total_cpu = round(sum(ours["cpu_ms_per_turn"].values()), 1)
-    stock_cpu = round(sum(stock["cpu_ms_per_turn"].values()), 1) if stock else None
-    lines.append(f"{'CPU ms per turn, all processes':34}{total_cpu:>12}"
-                 + (f"{stock_cpu:>12}{_ratio(total_cpu, stock_cpu):>12}" if stock else ""))
-    for name, ms in ours["cpu_ms_per_turn"].items():
-        lines.append(f"{'  ' + name:34}{ms:>12}")
+    def per_process(label: str, key: str) -> None:
+        total = round(sum(ours[key].values()), 1)
+        other = round(sum(stock[key].values()), 1) if stock else None
+        lines.append(f"{label:34}{total:>12}" + (f"{other:>12}{_ratio(total, other):>12}" if stock else ""))
+        lines.extend(f"{'  ' + name:34}{value:>12}" for name, value in ours[key].items())
+
+    per_process("peak memory MB, all processes", "memory_mb")
+    per_process("CPU ms per turn, all processes", "cpu_ms_per_turn")
     lines += ["", "Triage engine alone (per message):",
               f"  triage {triage['triage_ms']}, screen {triage['screen_ms']}"
               f" over {triage.get('n', '?')} messages (target p95 ≤ 20 ms)"]

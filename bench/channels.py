@@ -124,16 +124,7 @@ async def _measure(send, base: str, requests: int, concurrency: int) -> dict:
         async def patient(number: int) -> None:
             for index in range(requests // concurrency):
                 text = MESSAGES[(number + index) % len(MESSAGES)]
-                started = time.perf_counter()
-                try:
-                    ok = await send(client, base, patients[number], text, counter)
-                except httpx.HTTPError:
-                    ok = False
-                elapsed = (time.perf_counter() - started) * 1000
-                if ok:
-                    result.latencies_ms.append(elapsed)
-                else:
-                    result.errors += 1
+                await result.record(send(client, base, patients[number], text, counter))
 
         started = time.perf_counter()
         await asyncio.gather(*(patient(n) for n in range(concurrency)))

@@ -29,6 +29,18 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
+    async def record(self, turn: Awaitable[bool]) -> None:
+        """Times one turn; a failed or refused turn counts as an error, not as a latency."""
+        started = time.perf_counter()
+        try:
+            ok = await turn
+        except httpx.HTTPError:
+            ok = False
+        if ok:
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        else:
+            self.errors += 1
+
     def summary(self) -> dict[str, float]:
         return {
             "turns": self.turns,
@@ -53,16 +65,7 @@ async def run_load(send: Send, conversations: Sequence[Sequence[str]], patients:
                 script = conversations[(number + round_) % len(conversations)]
                 sender = f"{sender_prefix}-{number}-{round_}-{time.monotonic_ns()}"
                 for text in script:
-                    started = time.perf_counter()
-                    try:
-                        ok = await send(client, sender, text)
-                    except httpx.HTTPError:
-                        ok = False
-                    elapsed = (time.perf_counter() - started) * 1000
-                    if ok:
-                        result.latencies_ms.append(elapsed)
-                    else:
-                        result.errors += 1
+                    await result.record(send(client, sender, text))
 
         started = time.perf_counter()
         await asyncio.gather(*(patient(n) for n in range(patients)))

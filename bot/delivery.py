@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import engine, outbox
 from bot.db import session_scope
@@ -122,6 +123,27 @@ async def deliver(conversation: Conversation, reply: Reply) -> None:
 # ---------------------------------------------------------------- what features call
 
 
+async def _enqueue_once(
+    conversation_id: str, idempotency_key: str,
+    rows_for: Callable[[AsyncSession, Conversation], Awaitable[list[OutboxMessage]]],
+) -> list[OutboxEntry]:
+    """Enqueue what `rows_for` adds, once per key, then attempt it at once."""
+    try:
+        async with session_scope() as session:
+            if found := await outbox.existing(session, idempotency_key):
+                return [OutboxEntry.of(row) for row in found]
+            conversation = await conversation_by_id(session, conversation_id)
+            if conversation is None:
+                raise UnknownConversation(conversation_id)
+            ids = [row.id for row in await rows_for(session, conversation)]
+    except IntegrityError:
+        # The same key was enqueued concurrently; that transaction won and this one left no trace.
+        async with session_scope() as session:
+            return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
+    await outbox.deliver_now(ids, dispatch)
+    return [entry for row_id in ids if (entry := await outbox.get_entry(row_id))]
+
+
 async def send_proactive(
     conversation_id: str, reply: Reply, *, idempotency_key: str, urgent: bool = False, author: str = "bot"
 ) -> list[OutboxEntry]:
@@ -131,26 +153,16 @@ async def send_proactive(
     hours or an opt-out hold it. Calling again with the same key sends nothing and returns the rows
     of the first call. `urgent` ignores quiet hours (never opt-out). Raises UnknownConversation.
     """
-    try:
-        async with session_scope() as session:
-            if found := await outbox.existing(session, idempotency_key):
-                return [OutboxEntry.of(row) for row in found]
-            conversation = await conversation_by_id(session, conversation_id)
-            if conversation is None:
-                raise UnknownConversation(conversation_id)
-            message = await record_outgoing(session, conversation, reply, author=author)
-            parts = renderer_for(conversation.channel)(conversation, [reply])
-            rows = await outbox.enqueue(
-                session, conversation, [_payload(part) for part in parts], kind="proactive",
-                idempotency_key=idempotency_key, urgent=urgent, message_id=message.id,
-            )
-            ids = [row.id for row in rows]
-    except IntegrityError:
-        # The same key was enqueued concurrently; that transaction won and this one left no trace.
-        async with session_scope() as session:
-            return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
-    await outbox.deliver_now(ids, dispatch)
-    return [entry for row_id in ids if (entry := await outbox.get_entry(row_id))]
+
+    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
+        message = await record_outgoing(session, conversation, reply, author=author)
+        parts = renderer_for(conversation.channel)(conversation, [reply])
+        return await outbox.enqueue(
+            session, conversation, [_payload(part) for part in parts], kind="proactive",
+            idempotency_key=idempotency_key, urgent=urgent, message_id=message.id,
+        )
+
+    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
 
 
 async def trigger_proactive(
@@ -161,23 +173,14 @@ async def trigger_proactive(
 
     The engine's replies come back through deliver_from_engine. Retried while the engine is down.
     """
-    try:
-        async with session_scope() as session:
-            if found := await outbox.existing(session, idempotency_key):
-                return [OutboxEntry.of(row) for row in found]
-            conversation = await conversation_by_id(session, conversation_id)
-            if conversation is None:
-                raise UnknownConversation(conversation_id)
-            rows = await outbox.enqueue(
-                session, conversation, [{"intent": intent, "entities": entities or {}}], kind="trigger",
-                idempotency_key=idempotency_key, urgent=urgent,
-            )
-            ids = [row.id for row in rows]
-    except IntegrityError:
-        async with session_scope() as session:
-            return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
-    await outbox.deliver_now(ids, dispatch)
-    return [entry for row_id in ids if (entry := await outbox.get_entry(row_id))]
+
+    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
+        return await outbox.enqueue(
+            session, conversation, [{"intent": intent, "entities": entities or {}}], kind="trigger",
+            idempotency_key=idempotency_key, urgent=urgent,
+        )
+
+    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
 
 
 async def deliver_from_engine(conversation_id: str, message: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 
 from bot.datafiles import localized
@@ -24,66 +25,12 @@ ASSETS = Path(__file__).resolve().parent / "web"
 LANGUAGES = ("fr", "en")
 MAX_SERVICES = 16
 
-TEXTS: dict[str, dict[str, str]] = {
-    "fr": {
-        "page_title": "Centre hospitalier", "meta": "Informations pratiques, services et assistant du patient.",
-        "skip": "Aller au contenu", "emergency_short": "URGENCE", "emergency_call": "Urgence vitale : appelez le",
-        "or": "ou le", "switchboard": "Standard :", "language": "Langue", "tagline": "Centre hospitalier · Soins, urgences, maternité",
-        "nav_label": "Navigation principale", "nav_patients": "Patients et visiteurs", "nav_services": "Nos services",
-        "nav_appointment": "Prendre rendez-vous", "nav_assistant": "Assistant Parcours", "nav_contact": "Contact",
-        "welcome": "Bienvenue au", "lead": "Horaires, accès, visites, préparation d'un examen : trouvez l'information "
-        "utile avant de venir, ou posez votre question à Parcours, notre assistant, en bas à droite de l'écran.",
-        "cta_appointment": "Prendre rendez-vous", "cta_come": "Venir à l'hôpital",
-        "alert_title": "Urgence vitale", "alert_text": "Douleur dans la poitrine, difficulté à respirer, paralysie, "
-        "perte de connaissance : n'attendez pas, appelez immédiatement.", "europe": "Europe",
-        "alert_small": "114 : par SMS, pour les personnes sourdes, malentendantes ou ne pouvant pas parler.",
-        "practical": "Infos pratiques", "come_title": "Venir à l'hôpital", "visits_title": "Heures de visite",
-        "bring_title": "Préparer votre venue", "services_title": "Nos services",
-        "assistant_title": "Parcours, l'assistant du patient", "assistant_text": "Parcours répond jour et nuit, en "
-        "français ou en anglais, aux questions pratiques et vous oriente selon vos symptômes vers le bon "
-        "interlocuteur. Il ne pose pas de diagnostic et ne remplace pas un avis médical.",
-        "assistant_1": "Horaires, téléphone et localisation de chaque service",
-        "assistant_2": "Accès, stationnement et transports", "assistant_3": "Heures de visite et documents à apporter",
-        "assistant_4": "Orientation selon vos symptômes, avec le 15 en cas d'urgence vitale",
-        "demo_notice": "Page de démonstration de Parcours : établissement fictif.",
-        "footer_info": "Informations", "legal": "Mentions légales", "privacy": "Données personnelles",
-        "accessibility": "Accessibilité : partiellement conforme", "footer_tools": "Pour les équipes",
-        "api_docs": "Documentation de l'API", "health": "État du service",
-        "no_services": "La liste des services sera bientôt disponible.",
-        "default_name": "Centre hospitalier de démonstration", "default_address": "Adresse communiquée à l'accueil",
-        "default_info": "Demandez à Parcours, l'assistant, en bas à droite de l'écran.",
-        "open_all_hours": "Ouvert 24 h/24", "building": "Bâtiment", "floor": "niveau",
-    },
-    "en": {
-        "page_title": "Hospital", "meta": "Practical information, departments and patient assistant.",
-        "skip": "Skip to content", "emergency_short": "EMERGENCY", "emergency_call": "Life-threatening emergency: call",
-        "or": "or", "switchboard": "Switchboard:", "language": "Language", "tagline": "Hospital · Care, emergencies, maternity",
-        "nav_label": "Main navigation", "nav_patients": "Patients and visitors", "nav_services": "Departments",
-        "nav_appointment": "Book an appointment", "nav_assistant": "Parcours assistant", "nav_contact": "Contact",
-        "welcome": "Welcome to", "lead": "Opening hours, directions, visits, preparing for an exam: find what you "
-        "need before you come, or ask Parcours, our assistant, at the bottom right of the screen.",
-        "cta_appointment": "Book an appointment", "cta_come": "Getting here",
-        "alert_title": "Life-threatening emergency", "alert_text": "Chest pain, difficulty breathing, paralysis, "
-        "loss of consciousness: do not wait, call now.", "europe": "Europe",
-        "alert_small": "114: by text message, for deaf or hard-of-hearing people and those who cannot speak.",
-        "practical": "Practical information", "come_title": "Getting here", "visits_title": "Visiting hours",
-        "bring_title": "Preparing your visit", "services_title": "Our departments",
-        "assistant_title": "Parcours, the patient assistant", "assistant_text": "Parcours answers practical questions "
-        "day and night, in French or English, and tells you where to go for your symptoms. It does not diagnose "
-        "and does not replace medical advice.",
-        "assistant_1": "Opening hours, phone number and location of each department",
-        "assistant_2": "Directions, parking and public transport", "assistant_3": "Visiting hours and what to bring",
-        "assistant_4": "Where to go for your symptoms, with 15 in a life-threatening emergency",
-        "demo_notice": "Parcours demo page: a fictitious hospital.",
-        "footer_info": "Information", "legal": "Legal notice", "privacy": "Personal data",
-        "accessibility": "Accessibility: partially compliant", "footer_tools": "For staff",
-        "api_docs": "API documentation", "health": "Service status",
-        "no_services": "The list of departments will be available soon.",
-        "default_name": "Demo hospital", "default_address": "Address available at the reception",
-        "default_info": "Ask Parcours, the assistant, at the bottom right of the screen.",
-        "open_all_hours": "Open 24/7", "building": "Building", "floor": "floor",
-    },
-}
+
+@lru_cache
+def _texts(language: str) -> dict[str, str]:
+    data = yaml.safe_load((ASSETS / "demo_texts.yml").read_text(encoding="utf-8"))
+    return {key: texts[language] for key, texts in data.items() if isinstance(texts, dict)}
+
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z0-9_.]+)\}\}")
 
@@ -127,7 +74,7 @@ async def _hospital() -> tuple[Site | None, list[Service]]:
 
 async def render_demo_page(language: str) -> str:
     language = language if language in LANGUAGES else "fr"
-    texts = TEXTS[language]
+    texts = _texts(language)
     site, services = await _hospital()
     switchboard = site.switchboard_phone if site else ""
     values = {
