@@ -18,7 +18,7 @@ from bot import engine, identity
 from bot.config import settings
 from bot.datafiles import load, message
 from bot.db import session_scope
-from bot.language import choose_language, supported_languages
+from bot.language import choose_language, greeting_language, supported_languages
 from bot.orientation import emergency_reply
 from bot.safety import screen
 from bot.transcript import Reply, conversation_by_id, has_patient_messages, conversation_for, record_incoming, record_outgoing
@@ -93,11 +93,13 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
     default_language = settings().default_language
     async with session_scope() as session:
         conversation = await conversation_for(session, channel, sender, default_language)
-        first_message = not await has_patient_messages(session, conversation.id)
+        # Only a greeting needs to know whether it opens the conversation: ask the database then only.
+        first_message = greeting_language(text) is not None and not await has_patient_messages(session, conversation.id)
         language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
         conversation.language = language
         await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
         conversation_id = conversation.id
+        verifying = await identity.is_pending(session, conversation_id)
     # Committed: from here on, a failure loses no patient message.
 
     if not text:
@@ -105,9 +107,9 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
         return await _record_replies(conversation_id, replies, language, [])
 
     result = screen(text, language)
-    if result.red_flags:
+    if verifying and result.red_flags:
         await identity.cancel(conversation_id)  # the emergency takes over any step in progress
-    elif (answer := await identity.answer_pending(conversation_id, text, language)) is not None:
+    elif verifying and (answer := await identity.answer_pending(conversation_id, text, language)) is not None:
         # The number or the code of a phone verification: answered here, never shown to the engine.
         return await _record_replies(conversation_id, [Reply(text=answer.text(language))], language, [])
     replies: list[Reply] = []

@@ -92,6 +92,11 @@ async def _pending(session: AsyncSession, conversation_id: str) -> PhoneVerifica
     return await session.scalar(query)
 
 
+async def is_pending(session: AsyncSession, conversation_id: str) -> bool:
+    """Whether a verification waits for this conversation's next message (asked on every turn: cheap)."""
+    return await _pending(session, conversation_id) is not None
+
+
 async def _close_pending(session: AsyncSession, conversation_id: str, status: str = "cancelled") -> None:
     await session.execute(
         update(PhoneVerification)

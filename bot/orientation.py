@@ -5,6 +5,7 @@ addresses and phone numbers, and the payload channels render as a call button.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from bot.datafiles import load, localized
@@ -20,7 +21,14 @@ def _texts() -> dict[str, Any]:
 
 
 def triage_state(complaint: str, answers: dict[str, str], language: str):
-    return triage(complaint, language=language, answers=answers or None)
+    return _triage_once(complaint, tuple(sorted((answers or {}).items())), language)
+
+
+@lru_cache(maxsize=512)
+def _triage_once(complaint: str, answers: tuple[tuple[str, str], ...], language: str):
+    # One form turn asks for the same decision several times (which slots remain, the next
+    # question, the outcome): the engine is a pure function of these inputs, so compute it once.
+    return triage(complaint, language=language, answers=dict(answers) or None)
 
 
 def next_question(complaint: str, answers: dict[str, str], language: str) -> dict[str, Any] | None:
