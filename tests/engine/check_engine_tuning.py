@@ -25,6 +25,66 @@ BAD = [
 ]
 
 
+async def _requests_share_one_connection() -> list[str]:
+    """Three calls through one endpoint: one TCP connection, same answers and errors as Rasa's."""
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    peers = []
+
+    async def handle(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        if request.path.endswith("/fail"):
+            return web.json_response({"error": "no"}, status=500)
+        return web.json_response({"echo": await request.json(), "auth": request.headers.get("Authorization")})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    failures = []
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer t"})
+        for n in range(3):
+            answer = await endpoint.request(json={"n": n})
+            if answer != {"echo": {"n": n}, "auth": "Bearer t"}:
+                failures.append(f"request {n} answered {answer}")
+        try:
+            await endpoint.request(subpath="fail", json={})
+            failures.append("an HTTP 500 did not raise ClientResponseError")
+        except ClientResponseError as error:
+            if error.status != 500:
+                failures.append(f"error status {error.status}")
+        if len(set(peers)) != 1:
+            failures.append(f"{len(set(peers))} connections for {len(peers)} requests")
+    finally:
+        await runner.cleanup()
+    return failures
+
+
+def _events_resolve_as_rasa_resolves() -> list[str]:
+    from rasa.shared.core.events import ActionExecuted, Event
+    from rasa.shared.utils.common import all_subclasses
+
+    original = engine_tuning._resolve_by_type
+    failures = []
+    names = {cls.type_name for cls in all_subclasses(Event)} | {"topic"}
+    for name in sorted(names):
+        if Event.resolve_by_type(name) is not original(name):
+            failures.append(f"event type {name!r} resolves to {Event.resolve_by_type(name)}, Rasa says {original(name)}")
+    if Event.resolve_by_type("no_such_event", ActionExecuted) is not ActionExecuted:
+        failures.append("an unknown event type does not fall back to the default")
+    try:
+        Event.resolve_by_type("no_such_event")
+        failures.append("an unknown event type without default does not raise")
+    except ValueError:
+        pass
+    return failures
+
+
 def main() -> int:
     spec = RemoteAction.action_response_format_spec()
     engine_tuning.apply()
@@ -45,9 +105,19 @@ def main() -> int:
             failures.append(f"{response}: Rasa says {expected!r}, the fix says {got!r}")
     if not any(True for r in BAD if _rejected(action, r)):
         failures.append("no bad response was rejected")
+    print(f"engine tuning: {len(GOOD) + len(BAD) - len(failures)}/{len(GOOD) + len(BAD)} responses judged as Rasa does")
+    import asyncio
+
+    connection_failures = asyncio.run(_requests_share_one_connection())
+    if not connection_failures:
+        print("engine tuning: calls to an endpoint share one connection")
+    failures += connection_failures
+    event_failures = _events_resolve_as_rasa_resolves()
+    if not event_failures:
+        print("engine tuning: every event type resolves to Rasa's class")
+    failures += event_failures
     for failure in failures:
         print("FAIL", failure)
-    print(f"engine tuning: {len(GOOD) + len(BAD) - len(failures)}/{len(GOOD) + len(BAD)} responses judged as Rasa does")
     return 1 if failures else 0
 
 
