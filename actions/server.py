@@ -17,6 +17,8 @@ from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
+from bot.startup import settle_heap
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m actions.server")
@@ -27,8 +29,9 @@ def main() -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
     executor = ActionExecutor()
-    executor.register_package("actions")
+    executor.register_package("actions")  # builds the triage pipeline
     app = create_app(executor, cors_origins=None)
+    settle_heap()
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
 

@@ -9,6 +9,7 @@ Loaded by the Rasa engine (Python 3.10 environment) from credentials.yml; import
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -57,6 +58,13 @@ class GatewayInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         gateway = Blueprint("gateway_webhook", __name__)
+
+        @gateway.listener("after_server_start")
+        async def settle_heap(*_: Any) -> None:
+            # The model is loaded: collect once and freeze what survives, so that full garbage
+            # collections no longer walk TensorFlow's objects (250 ms stalls; see bot/startup.py).
+            gc.collect()
+            gc.freeze()
 
         @gateway.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from bot import db, delivery, engine
 from bot.api import chat, health, internal, triage, web
 from bot.api import outbox as outbox_api, sms as sms_api, telegram as telegram_api
+from bot.startup import settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ practical information. Patient messages are health data: they are stored, never 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     _warm_up()
+    settle_heap()
     await delivery.start()  # the outbox worker: retries, deferred and proactive messages
     yield
     await delivery.stop()
