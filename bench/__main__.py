@@ -1,7 +1,7 @@
 """`make bench`: our stack and the stock `rasa init` assistant, measured with the same load generator
 in the same run, so that the ratios mean something on a shared, noisy machine.
 
-    python -m bench [--patients 10] [--rounds 4] [--skip-stock]
+    python -m bench [--patients 10] [--rounds 8] [--skip-stock]
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def report(ours: dict, stock: dict | None, triage: dict, patients: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--patients", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--skip-stock", action="store_true", help="measure ours only")
     args = parser.parse_args()
     from bench.triage_bench import run as run_triage
