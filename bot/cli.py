@@ -96,6 +96,9 @@ def cmd_telegram_poll(_: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Their INFO lines (each migration plugin, each health-check request) drown what `make run` says.
+    for chatty in ("alembic", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m bot", description="Parcours back office")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
