@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """
 Parcours' back office: the message path every channel uses, the triage engine and the hospital's
 practical information. Patient messages are health data: they are stored, never logged.
+
+Staff routes (delivery status under `/api/outbox`, and `/api/chat` as an `sms` or `telegram`
+sender) need the staff token as `Authorization: Bearer <token>`: `PARCOURS_STAFF_TOKEN`, or the
+file `var/staff.token` made at first start.
 """
 
 
