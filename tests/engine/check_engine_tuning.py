@@ -85,6 +85,63 @@ def _events_resolve_as_rasa_resolves() -> list[str]:
     return failures
 
 
+async def _tracker_store_matches_rasas() -> list[str]:
+    """Our tracker store writes the rows Rasa's writes, and either store reads the other's."""
+    import tempfile
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from connectors.tracker_store import ParcoursTrackerStore
+
+    domain = Domain.load("domain.yml")
+    turns = [
+        [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+         UserUttered("bonjour", {"name": "greet", "confidence": 0.99}), SlotSet("language", "fr"),
+         ActionExecuted("utter_greet"), BotUttered("Bonjour !"), ActionExecuted("action_listen")],
+        [UserUttered("jai mal au ventre", {"name": "describe_symptoms", "confidence": 0.9}),
+         SlotSet("complaint", "jai mal au ventre"), ActionExecuted("triage_form"), ActionExecuted("action_listen")],
+        [SessionStarted(), ActionExecuted("action_listen"), UserUttered("merci", {"name": "thank", "confidence": 1.0})],
+    ]
+    failures = []
+    with tempfile.TemporaryDirectory() as folder:
+        databases = {}
+        for name, store_class in (("rasa", SQLTrackerStore), ("ours", ParcoursTrackerStore)):
+            path = str(Path(folder) / f"{name}.db")
+            store = store_class(domain, dialect="sqlite", db=path)
+            tracker = None
+            for events in turns:
+                tracker = await store.retrieve("patient") or DialogueStateTracker("patient", domain.slots)
+                for event in events:
+                    tracker.update(event)
+                await store.save(tracker)
+            databases[name] = (store, path)
+        rows = {}
+        for name, (_, path) in databases.items():
+            engine = sa.create_engine(f"sqlite:///{path}")
+            with engine.connect() as connection:
+                rows[name] = [tuple(row) for row in connection.execute(sa.text(
+                    "select sender_id, type_name, intent_name, action_name, data from events order by id"))]
+            engine.dispose()
+        if rows["ours"] != rows["rasa"]:
+            failures.append(f"stored rows differ: {len(rows['ours'])} ours, {len(rows['rasa'])} Rasa's")
+        ours, rasa = databases["ours"][0], databases["rasa"][0]
+        for label, store in (("ours", ours), ("Rasa's", rasa)):
+            retrieved = await store.retrieve("patient")
+            full = await store.retrieve_full_tracker("patient")
+            if [e.as_dict() for e in retrieved.events] != [e.as_dict() for e in (await rasa.retrieve("patient")).events]:
+                failures.append(f"{label} store reads the latest session differently")
+            if len(full.events) != sum(len(t) for t in turns):
+                failures.append(f"{label} store's full tracker has {len(full.events)} events")
+        if await ours.retrieve("nobody") is not None:
+            failures.append("an unknown conversation is not None")
+    return failures
+
+
 def main() -> int:
     spec = RemoteAction.action_response_format_spec()
     engine_tuning.apply()
@@ -116,6 +173,10 @@ def main() -> int:
     if not event_failures:
         print("engine tuning: every event type resolves to Rasa's class")
     failures += event_failures
+    store_failures = asyncio.run(_tracker_store_matches_rasas())
+    if not store_failures:
+        print("engine tuning: the tracker store writes and reads what Rasa's does")
+    failures += store_failures
     for failure in failures:
         print("FAIL", failure)
     return 1 if failures else 0
