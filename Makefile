@@ -48,7 +48,7 @@ test-app: install ## unit and API tests on SQLite
 test-app-pg: install ## unit and API tests on PostgreSQL
 	TEST_DATABASE=postgresql TEST_PG_URL=$(TEST_PG_URL) $(APP) -m pytest -q -m "not integration" tests
 
-test-engine: install train ## rasa data validate, conversation tests, NLU evaluation per language
+test-engine: install train ## rasa data validate, engine-fix checks, conversation tests, NLU evaluation per language
 	$(RASA) data validate --config config.yml --domain domain.yml --data nlu stories
 	.venv-rasa/bin/python tests/engine/check_engine_tuning.py
 	$(RASA) test core --model models/parcours.tar.gz --stories tests/stories --fail-on-prediction-errors --out results/core
@@ -60,7 +60,7 @@ test-integration: install train ## the whole stack started as `make run` does, o
 nlu-eval: install train ## NLU intent F1 per language on the held-out sets
 	.venv-rasa/bin/python tests/nlu/evaluate.py --model models/parcours.tar.gz --threshold 0.90
 
-bench: install train ## latency, throughput and memory, ours against the stock `rasa init` assistant
+bench: install train ## latency, throughput, CPU and memory, ours against the stock `rasa init` assistant
 	$(APP) -m bench
 
 clean: ## remove environments, models, runtime data
