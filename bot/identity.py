@@ -97,11 +97,11 @@ async def is_pending(session: AsyncSession, conversation_id: str) -> bool:
     return await _pending(session, conversation_id) is not None
 
 
-async def _close_pending(session: AsyncSession, conversation_id: str, status: str = "cancelled") -> None:
+async def _close_pending(session: AsyncSession, conversation_id: str) -> None:
     await session.execute(
         update(PhoneVerification)
         .where(PhoneVerification.conversation_id == conversation_id, PhoneVerification.status.in_(PENDING))
-        .values(status=status))
+        .values(status="cancelled"))
 
 
 async def expect_phone(conversation_id: str) -> None:

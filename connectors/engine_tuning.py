@@ -18,16 +18,17 @@ Loaded by the Rasa engine (Python 3.10 environment); imports only Rasa and its d
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from typing import Any, Dict, Text
 
+import aiohttp
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
-import aiohttp
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
-from rasa.shared.constants import DOCS_BASE_URL
 from rasa.utils.endpoints import EndpointConfig
 
 
@@ -71,8 +72,6 @@ _new_session = EndpointConfig.session
 
 
 def _kept_session(self: EndpointConfig) -> _KeptSession:
-    import asyncio
-
     loop = asyncio.get_running_loop()
     session = getattr(self, "_parcours_session", None)
     if session is None or session.closed or getattr(self, "_parcours_loop", None) is not loop:

@@ -10,6 +10,7 @@ from bot import db
 from bot.api.app import create_app
 from bot.models import Conversation, Message
 from tests.fakes import FakeEngine
+from tests.staff import staff_headers
 
 
 @pytest.fixture
@@ -47,15 +48,9 @@ async def test_a_message_gets_the_engines_replies_and_both_are_recorded(client, 
     assert messages[1].payload["buttons"][0]["title"] == "Cardiologie"
 
 
-def staff() -> dict[str, str]:
-    from bot.config import settings
-
-    return {"Authorization": f"Bearer {settings().staff_token}"}
-
-
 async def test_the_engine_sees_the_conversation_id_not_the_patients_channel_id(client, fake_engine):
     body = (await client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"},
-                              headers=staff())).json()
+                              headers=staff_headers())).json()
     assert fake_engine.received[0]["sender"] == body["conversation_id"]
     assert "+33612345678" not in str(fake_engine.received)
 

@@ -131,9 +131,3 @@ async def outbox_rows(conversation_id: str | None = None):
         query = query.where(OutboxMessage.conversation_id == conversation_id)
     async with db.session_scope() as session:
         return list((await session.scalars(query)).all())
-
-
-def staff_headers() -> dict[str, str]:
-    from bot.config import settings
-
-    return {"Authorization": f"Bearer {settings().staff_token}"}

@@ -14,8 +14,9 @@ from bot.models import OutboxMessage
 from bot.transcript import Reply
 from tests.channels.builders import (
     conversation_of, new_chat, new_phone, outbox_rows, post_sms, post_update, run_worker, sms_form,
-    staff_headers, text_update,
+    text_update,
 )
+from tests.staff import staff_headers
 
 PARIS = "Europe/Paris"
 

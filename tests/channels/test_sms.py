@@ -11,8 +11,8 @@ from bot.transcript import Reply
 from connectors import sms
 from tests.channels.builders import (
     conversation_of, count_messages, new_phone, outbox_rows, post_sms, PUBLIC_URL, run_worker, sms_form,
-    staff_headers,
 )
+from tests.staff import staff_headers
 
 
 async def test_an_sms_gets_the_engines_reply_with_numbered_options(client, fake_engine, fake_twilio):

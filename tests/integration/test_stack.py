@@ -14,6 +14,7 @@ import pytest
 
 from bot.config import settings
 from bot.stack import MODEL, Stack
+from tests.staff import staff_headers
 
 pytestmark = [pytest.mark.integration]
 
@@ -202,7 +203,7 @@ async def test_linking_a_phone_goes_from_the_engine_to_the_back_office(api):
 async def test_sms_gets_the_short_variations_of_long_answers(api):
     async def greet(sender: str, channel: str) -> str:
         response = await api.post("/api/chat", json={"sender": sender, "text": "bonjour", "channel": channel},
-                                  headers={"Authorization": f"Bearer {settings().staff_token}"})
+                                  headers=staff_headers())
         assert response.status_code == 200, response.text
         return texts(response.json())
 

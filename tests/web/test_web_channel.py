@@ -18,6 +18,7 @@ from bot.api.app import create_app
 from bot.models import Conversation, Message
 from connectors import web_channel
 from tests.web.fake_engine import ScriptedEngine
+from tests.staff import staff_headers
 
 CARDIO = '/inform_service{"service":"cardio"}'
 
@@ -339,10 +340,8 @@ def test_the_http_fallback_and_the_socket_share_one_conversation(client):
 
 
 def test_the_history_of_other_channels_is_not_readable_here(client):
-    from bot.config import settings
-
     created = client.post("/api/chat", json={"sender": "+33612345678", "text": "bonjour", "channel": "sms"},
-                          headers={"Authorization": f"Bearer {settings().staff_token}"})
+                          headers=staff_headers())
     assert created.status_code == 200
     assert client.get("/api/conversations/sms/+33612345678/history").status_code == 404
     assert client.get("/api/conversations/web/+33612345678/history").status_code == 422
