@@ -44,6 +44,11 @@ class Analysis:
         return frozenset(m.concept for m in self.mentions if m.affirmed)
 
     @property
+    def uncertain(self) -> frozenset[str]:
+        """Mentioned only as a question or a hypothesis, neither denied nor past."""
+        return frozenset(m.concept for m in self.mentions if m.hypothetical and not m.negated and not m.history)
+
+    @property
     def negated(self) -> frozenset[str]:
         return frozenset(m.concept for m in self.mentions if m.negated and not m.hypothetical)
 

@@ -16,7 +16,7 @@ Tri = bool | None
 CONCEPT_KEYS = ("all", "any", "none")
 RANGE_FACTS = ("age", "pain", "temperature", "duration_hours")
 BOOL_FACTS = ("pregnant", "fever", "worsening", "chronic")
-KNOWN_KEYS = set(CONCEPT_KEYS) | set(RANGE_FACTS) | set(BOOL_FACTS) | {"sex", "any_of"}
+KNOWN_KEYS = set(CONCEPT_KEYS) | set(RANGE_FACTS) | set(BOOL_FACTS) | {"sex", "any_of", "unless_denied"}
 
 
 class ConditionError(ValueError):
@@ -90,6 +90,10 @@ def evaluate(cond: dict[str, Any] | None, facts: Facts) -> Tri:
         parts.append(any(c in concepts for c in cond["any"]))
     if "none" in cond:
         parts.append(not any(c in concepts for c in cond["none"]))
+    if "unless_denied" in cond:
+        # "piqûre de guêpe, la lèvre gonfle, pas de gêne pour respirer": the patient has ruled
+        # out the sign that would make it an emergency.
+        parts.append(not all(c in facts.negated for c in cond["unless_denied"]))
     if False in parts:
         return False  # concepts are cheap and usually decide; skip the rest
     for key in RANGE_FACTS:
@@ -110,7 +114,7 @@ def validate(cond: dict[str, Any], concepts: set[str], where: str) -> None:
     unknown = set(cond) - KNOWN_KEYS
     if unknown:
         raise ConditionError(f"{where}: unknown condition keys {sorted(unknown)}")
-    for key in CONCEPT_KEYS:
+    for key in (*CONCEPT_KEYS, "unless_denied"):
         for concept in cond.get(key, []):
             if concept not in concepts:
                 raise ConditionError(f"{where}: unknown concept {concept!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .analysis import Analysis, analyse, qualifier
 from .conditions import CONCEPT_KEYS, evaluate
-from .decision import Decision, decide
+from .decision import Decision, decide, flags_for
 from .facts import Facts
 from .questions import apply_answers, pending
 from .result import EmergencyNumber, FollowUpQuestion, QuestionOption, TriageResult
@@ -139,6 +139,24 @@ def _describe_result(language: str, book: RuleBook, facts: Facts) -> TriageResul
     )
 
 
+def _engine_questions(facts: Facts, decision: Decision, book: RuleBook) -> list[Question]:
+    """The questions the engine asks itself, before any other: is a sign that was only mentioned
+    as a question or a hypothesis happening now (one yes/no rather than dropping it), and, for dark
+    thoughts described indirectly, the screener's direct question about suicide."""
+    by_id = {q.id: q for q in book.questions if q.engine_asks}
+    asked: list[Question] = []
+    if facts.confirmed is None and facts.uncertain:
+        if_true = facts.copy()
+        if_true.concepts |= facts.uncertain
+        known = {f.code for f in decision.flags}
+        if any(f.code not in known for f in flags_for(if_true, book)):
+            asked.append(by_id["confirm_now"])
+    codes = {f.code for f in decision.flags}
+    if "suicidal_thoughts" in codes and "suicidal_intent" not in codes and facts.suicidal_now is None:
+        asked.append(by_id["suicide_thoughts"])
+    return asked
+
+
 def triage(
     text: str,
     *,
@@ -168,12 +186,19 @@ def triage(
         s = sex.strip().lower()
         facts.sex = "female" if s[:1] in ("f", "w") else "male" if s[:1] in ("m", "h") else facts.sex
     apply_answers(facts, answers, book)
+    if facts.confirmed:
+        facts.concepts |= facts.uncertain
+    if facts.suicidal_now:
+        facts.concepts.add("suicidal")
 
     decision = decide(facts, book)
-    if decision.level is None:
+    asked_first = _engine_questions(facts, decision, book)
+    if decision.level is None and not asked_first:
         return _describe_result(lang, book, facts)
+    if decision.level is None:
+        decision = Decision(FALLBACK_LEVEL, None)
 
-    questions = pending(facts, decision, book)
+    questions = asked_first + pending(facts, decision, book)
     flags = [to_red_flag(f, analysis, book) for f in decision.flags]
     flag_codes = [f.code for f in flags]
     extra_numbers = [n for f in decision.flags for n in f.extra_numbers]

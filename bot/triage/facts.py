@@ -44,6 +44,11 @@ class Facts:
     worsening_answer: bool | None = None
     chronic_answer: bool | None = None
     answered: set[str] = field(default_factory=set)
+    # Warning signs only mentioned as a question or a hypothesis ("que faire si…"), and the
+    # recall net's guesses: they count once the patient confirms they are happening now.
+    uncertain: set[str] = field(default_factory=set)
+    confirmed: bool | None = None
+    suicidal_now: bool | None = None
 
     # Derived three-valued facts: an explicit answer wins, then the message.
     @property
@@ -91,7 +96,10 @@ class Facts:
         return None
 
     def copy(self, **changes: object) -> Facts:
-        return replace(self, concepts=set(self.concepts), negated=set(self.negated), answered=set(self.answered), **changes)
+        return replace(
+            self, concepts=set(self.concepts), negated=set(self.negated), answered=set(self.answered),
+            uncertain=set(self.uncertain), **changes,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +110,7 @@ class Facts:
 _NOT_AGE_BEFORE = re.compile(
     r"(depuis|il y a|pendant|since|for|ago|enceinte de|grossesse de|pregnant|dans|in|tous les|every|ca fait|fait|last|past|plus de|over)\s*$"
 )
-_AGE_YEARS = re.compile(r"\b(\d{1,3}(?:\.\d)?) ?(?:- )?(ans|an|years?|yrs?|y|yo)\b(?! ago)( ?-? ?old)?")
+_AGE_YEARS = re.compile(r"\b(\d{1,3}(?:\.\d)?) ?(?:- )?(ans|an|years?|yrs?|y|yo)\b(?! ago)( ?-? ?old)?( et demi| and a half)?")
 _AGE_MONTHS = re.compile(r"\b(\d{1,2}) ?(?:- )?(mois|months?|mo)\b(?! ago)( ?-? ?old)?")
 _AGE_SMALL = re.compile(
     r"\b(?:(?:bebe|nourrisson|fils|fille|enfant|baby|son|daughter|newborn|infant|ne|nee|age|agee|agé) (?:de |of |is |est |a |qui a |il a |elle a )?(\d{1,2}) (semaines?|jours?|weeks?|days?))"
@@ -138,6 +146,8 @@ def parse_age(norm: str, *, answer: bool = False) -> Range | None:
             if _NOT_AGE_BEFORE.search(before) and not m.group(3):
                 continue
             value = float(m.group(1)) / scale
+            if scale == 1.0 and m.group(4):
+                value += 0.5  # "1 an et demi", "2 and a half years"
             if 0 <= value <= 120:
                 return (value, value)
     m = _AGE_EXPLICIT.search(norm)
@@ -177,10 +187,14 @@ def parse_temperature(norm: str, *, answer: bool = False) -> float | None:
         after = norm[m.end() : m.end() + 6]
         if re.match(r" ?(ans|an|years|year|semaines|sa|weeks|kg|kilos|mois|ml|mg|min|h\b|heures|cm|%)", after):
             continue
-        before = norm[max(0, m.start() - 12) : m.start()]
-        # "mon bébé a 38,5", "il est à 39.2": a decimal temperature after "a/à/at/is" is a fever.
-        decimal_after_verb = bool(m.group(2) or m.group(3)) and re.search(r"\b(a|est a|fait|monte a|at|is|of|has)\s*$", before)
-        if answer or decimal_after_verb or _FEVER_CONTEXT.search(window):
+        before = norm[max(0, m.start() - 16) : m.start()]
+        decimal = bool(m.group(2) or m.group(3))
+        # "mon bébé de 2 mois a 38", "elle est à 39", "she's running 38": a number of 38 to 42
+        # after these verbs is a temperature (an age would say "ans"/"years", excluded above).
+        after_verb = re.search(r"\b(a|est a|fait|monte a|tape|est monte a|en est a|at|is|of|has|running|hit|was)\s*$", before)
+        # A decimal from 37.5 to 42.9 with no unit is a temperature wherever it stands ("bb 6 semaines 38,2").
+        bare_decimal = decimal and float(f"{m.group(1)}.{m.group(2) or m.group(3) or 0}") >= 37.5
+        if answer or after_verb or bare_decimal or _FEVER_CONTEXT.search(window):
             decimals = m.group(2) or m.group(3) or "0"
             return float(f"{m.group(1)}.{decimals}")
     return None

@@ -25,9 +25,24 @@ from typing import Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from .text import PUNCTUATION, skeleton, tokenize
+from .text import PUNCTUATION, phrase, skeleton, stem, tokenize
 
 GAP_STOPS = PUNCTUATION - {","}
+# "and" followed by a new item ("…suddenly yesterday and a headache", "…et je transpire") starts
+# another finding: a term's words and its qualifiers ("sudden", "severe") never reach across it.
+# "visage et mains gonflés" (two nouns sharing one adjective) is still read as one finding.
+_CONJUNCTIONS = frozenset({"et", "and", "mais", "but", "puis", "then"})
+_NEW_ITEM = frozenset(
+    "un une je il elle on mon ma mes des du puis aussi ca a an i my he she then also his her it we they".split()
+)
+
+
+def _breaks_clause(tokens: list[str], i: int) -> bool:
+    """Does tokens[i] start a new clause or item (a conjunction before a new subject or article)?"""
+    token = tokens[i]
+    if token in ("mais", "but", "puis", "then"):
+        return True
+    return token in _CONJUNCTIONS and i + 1 < len(tokens) and tokens[i + 1] in _NEW_ITEM
 
 COMMON_WORDS = frozenset(
     "je j ne n pas de d le l la les a au aux et un une des du en me se il elle est on y ai suis mon ma "
@@ -39,11 +54,12 @@ NEAR = 4
 FAR = 10
 
 # Built-in word classes that are not lists: <number> (digits or number words), <year>, <many> (10+).
-NUMBER_WORDS = frozenset(
+_NUMBER_WORDS = (
     "un une deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt trente quarante "
     "cinquante quelques plusieurs one two three four five six seven eight nine ten eleven twelve "
     "fifteen twenty thirty forty fifty few several couple".split()
 )
+NUMBER_WORDS = frozenset(_NUMBER_WORDS) | frozenset(stem(w) for w in _NUMBER_WORDS)
 SPECIALS = {
     "number": lambda t: t[:1].isdigit() or t in NUMBER_WORDS,
     "year": lambda t: len(t) == 4 and t.isdigit() and t[:2] in ("19", "20"),
@@ -102,8 +118,8 @@ def _compile_item(item: str, classes: dict[str, frozenset[tuple[str, ...]]]) -> 
             if alt[1:-1] not in classes:
                 raise PatternError(f"unknown word class {alt}")
             options_set |= classes[alt[1:-1]]
-        elif tokenize(alt):
-            options_set.add(tuple(tokenize(alt)))
+        elif phrase(alt):
+            options_set.add(phrase(alt))
     options = frozenset(options_set)
     if not options:
         raise PatternError(f"empty item {item!r}")
@@ -121,8 +137,8 @@ def _compile_side(side: str, classes: dict[str, frozenset[tuple[str, ...]]]) -> 
             options |= classes[alt[1:-1]]
         elif "<" in alt or "..." in alt:
             raise PatternError(f"{side!r}: a side of '&' holds phrases or one <class>, not a sequence")
-        elif tokenize(alt):
-            options.add(tuple(tokenize(alt)))
+        elif phrase(alt):
+            options.add(phrase(alt))
     if not options:
         raise PatternError(f"empty side {side!r}")
     return Element(options=frozenset(options))
@@ -151,8 +167,9 @@ def compile_pattern(
 class Lexicon:
     """All compiled term patterns, indexed by their possible first token."""
 
-    def __init__(self, patterns: Iterable[Pattern], protected: Iterable[str] = ()) -> None:
+    def __init__(self, patterns: Iterable[Pattern], protected: Iterable[str] = (), *, correct_spelling: bool = True) -> None:
         self.patterns = list(patterns)
+        self.correct_spelling = correct_spelling
         self._index: dict[str, list[int]] = {}
         # Anchor: the element of a pattern with the fewest possible first words. A pattern can
         # only match if one of its anchor words is in the message, which rules most patterns out
@@ -180,13 +197,17 @@ class Lexicon:
                 self._unanchored.add(pid)
         self.vocabulary = frozenset(vocabulary)
         # Words that are real words the lexicon must never "correct" (e.g. soigne ≠ saigne).
-        self.protected = frozenset(t for w in protected for t in tokenize(w))
+        self.protected = frozenset(t for w in protected for t in tokenize(w)) | frozenset(
+            stem(t) for w in protected for t in tokenize(w)
+        )
         long_words = [w for w in vocabulary if len(w) >= 5 and w.isalpha()]
         self._by_skeleton: dict[str, str] = {}
         ambiguous: set[str] = set()
-        for word in long_words:
+        for word in sorted(long_words, key=len):
             key = skeleton(word)
-            if key in self._by_skeleton and self._by_skeleton[key] != word:
+            known = self._by_skeleton.get(key)
+            # Two stems of one word ("vomis", "vomiss") are not an ambiguity: keep the shorter.
+            if known is not None and known != word and not word.startswith(known):
                 ambiguous.add(key)
             self._by_skeleton.setdefault(key, word)
         for key in ambiguous:
@@ -194,31 +215,53 @@ class Lexicon:
         self._skeletons_by_initial: dict[str, list[str]] = {}
         for key in self._by_skeleton:
             self._skeletons_by_initial.setdefault(key[0], []).append(key)
-        self._correct = lru_cache(maxsize=32768)(self._correct_uncached)
+        self._key = lru_cache(maxsize=32768)(self._key_uncached)
 
     # -- misspellings -------------------------------------------------------------------------
-    def _correct_uncached(self, token: str) -> str:
-        if len(token) < 5 or not token.isalpha() or token in self.vocabulary or token in self.protected:
-            return token
-        key = skeleton(token)
+    def _key_uncached(self, token: str) -> str:
+        """What a message token is matched as: its stem, or, for a misspelled long word, the stem
+        of the lexicon word it is closest to."""
+        stemmed = stem(token)
+        if (
+            not self.correct_spelling
+            or len(token) < 5
+            or not token.isalpha()
+            or stemmed in self.vocabulary
+            or token in self.protected
+            or stemmed in self.protected
+        ):
+            return stemmed
+        # An elision typed without its apostrophe: "dacide", "lhero", "depilepsie", "deau".
+        if token[0] in "dlsjmnt" and token[1] in "aeiouyh":
+            rest = stem(token[1:])
+            if rest in self.vocabulary:
+                return rest
+        key = skeleton(stemmed)
         if key in self._by_skeleton:
             return self._by_skeleton[key]
         # Edit distance only for long words: short words are too often other real words.
         if len(token) < 7:
-            return token
+            return stemmed
         limit = 1 if len(token) < 10 else 2
         choices = self._skeletons_by_initial.get(key[0], ())
         best = process.extractOne(key, choices, scorer=Levenshtein.distance, score_cutoff=limit)
         if best is None:
-            return token
+            return stemmed
         return self._by_skeleton[best[0]]
 
     def correct(self, tokens: list[str]) -> list[str]:
-        return [self._correct(t) for t in tokens]
+        """Misspelled long words replaced by the (stemmed) lexicon word they stand for; every
+        other token as it was."""
+        out = []
+        for token in tokens:
+            key = self._key(token)
+            out.append(token if key == stem(token) else key)
+        return out
 
     # -- matching -----------------------------------------------------------------------------
     def find(self, tokens: list[str]) -> list[Match]:
         """Every concept mention, longest match per pattern and start position."""
+        tokens = [self._key(t) for t in tokens]
         found: dict[tuple[str, int, int], Match] = {}
         present = set(tokens)
         candidates_by_anchor: set[int] = set(self._unanchored)
@@ -266,7 +309,9 @@ def _match(elements: tuple[Element, ...], i: int, tokens: list[str], pos: int) -
         # Try the shortest gap first: the nearest completion is the natural reading.
         for skip in range(element.gap + 1):
             # A comma may sit inside a gap ("red, warm, swollen"), not a sentence break.
-            if skip and (pos + skip - 1 >= len(tokens) or tokens[pos + skip - 1] in GAP_STOPS):
+            if skip and (
+                pos + skip - 1 >= len(tokens) or tokens[pos + skip - 1] in GAP_STOPS or _breaks_clause(tokens, pos + skip - 1)
+            ):
                 break
             end = _match(elements, i + 1, tokens, pos + skip)
             if end is not None:

@@ -209,8 +209,14 @@ class HistoryQualifier:
                 # are not in family_history_concepts. A parent's "mon fils a fait une convulsion"
                 # is not either.
                 family_past = _within(found.get("family_past_verb", []), clause, mention)
-            mention.history = bool(past or family_past) and not recent
-            mention.cues.update(history=_words(tokens, past + family_past), recent=_words(tokens, recent))
+            # "rendez-vous de suivi pour mon angor stable", "renew my prescription after my heart
+            # attack": a disease named in an administrative request is the reason for the visit,
+            # not something happening now (a symptom in the same request still counts).
+            admin: list[Match] = []
+            if mention.concept in self.family_history_concepts:
+                admin = _within(found.get("admin", []), sentence, mention)
+            mention.history = bool(past or family_past or admin) and not recent
+            mention.cues.update(history=_words(tokens, past + family_past + admin), recent=_words(tokens, recent))
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +336,7 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
     # the safe side, at a bounded cost.
     for m in pending:
         span = by_key[key_of(m)]
-        m.negated = bool(span._.negation)
+        m.negated = bool(span._.negation) and any(_in_scope(doc, cue, span) for cue in span._.negation_cues)
         m.hypothetical = bool(span._.hypothesis)
         m.family = bool(span._.family)
         m.cues.update(
@@ -338,6 +344,25 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
             hypothesis=[c.text for c in span._.hypothesis_cues],
             family=[c.text for c in span._.family_cues],
         )
+
+
+# A negation cue does not reach across a clause: "je sais pas quoi faire, il respire plus" and
+# "non il respire pas" describe an emergency. A new subject or a conjunction between the cue and
+# the symptom starts another clause (edsnlp's scope runs to the end of the sentence otherwise).
+CLAUSE_BREAKS_FR = frozenset(
+    "je il elle on ils elles nous vous tu mais car parce quand alors donc puis comme lorsque pourquoi quoi "
+    "comment ou".split()
+)
+
+
+def _in_scope(doc: Any, cue: Any, span: Any) -> bool:
+    if cue.end <= span.start:
+        between = doc[cue.end : span.start]
+    elif cue.start >= span.end:
+        between = doc[span.end : cue.start]
+    else:
+        return True
+    return not any(token.text in CLAUSE_BREAKS_FR for token in between)
 
 
 class Qualifier:

@@ -41,6 +41,10 @@ def _apply_sets(facts: Facts, sets: dict[str, Any]) -> None:
             facts.worsening_answer = bool(value)
         elif key == "chronic":
             facts.chronic_answer = bool(value)
+        elif key == "confirmed":
+            facts.confirmed = bool(value)
+        elif key == "suicidal_now":
+            facts.suicidal_now = bool(value)
 
 
 def apply_answer(facts: Facts, question: Question, raw: str) -> None:
@@ -67,7 +71,7 @@ def apply_answer(facts: Facts, question: Question, raw: str) -> None:
         facts.pain = parse_pain(norm, answer=True) if parse_pain(norm, answer=True) is not None else facts.pain
     elif question.fact == "duration_hours":
         facts.duration = parse_duration(norm, answer=True) or facts.duration
-    elif question.fact in ("pregnant", "worsening", "chronic"):
+    elif question.fact in ("pregnant", "worsening", "chronic", "confirmed", "suicidal_now"):
         value = parse_yes_no(norm)
         if question.fact == "pregnant" and value is None and norm:
             value = True  # "je ne sais pas" about a pregnancy: treat as possible (the safe side)
@@ -126,7 +130,7 @@ def pending(facts: Facts, decision: Decision, book: RuleBook) -> list[Question]:
         return []
     asked: list[Question] = []
     for question in book.questions:
-        if question.id in facts.answered or _known(facts, question):
+        if question.engine_asks or question.id in facts.answered or _known(facts, question):
             continue
         if question.ask_if and evaluate(question.ask_if, facts) is False:
             continue

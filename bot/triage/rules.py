@@ -18,7 +18,7 @@ import yaml
 from .conditions import validate
 from .lexicon import Lexicon, Pattern, compile_pattern
 from .qualifiers import CueSet
-from .text import tokenize
+from .text import phrase, tokenize
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -119,6 +119,7 @@ class Question:
     text: Localized
     options: tuple[Option, ...]
     ask_if: dict[str, Any] | None = None
+    engine_asks: bool = False  # asked by the engine itself (confirmation, suicide screener), not by trying options
 
 
 @dataclass
@@ -196,7 +197,7 @@ def _load_lexicon(data: dict[str, Any]) -> tuple[dict[str, Concept], Lexicon]:
     classes: dict[str, frozenset[tuple[str, ...]]] = {}
     for name, by_lang in data["classes"].items():
         phrases = [p for lang in LANGUAGES for p in by_lang.get(lang, [])]
-        classes[name] = frozenset(tuple(tokenize(p)) for p in phrases if tokenize(p))
+        classes[name] = frozenset(phrase(p) for p in phrases if phrase(p))
     concepts: dict[str, Concept] = {}
     patterns: list[Pattern] = []
     for code, spec in data["concepts"].items():
@@ -220,7 +221,7 @@ def _cue_set(groups: dict[str, list[str]], classes: dict[str, frozenset[tuple[st
     for kind, terms in groups.items():
         for term in terms:
             patterns.extend(compile_pattern(str(term), kind, "", classes or {}))
-    return CueSet(Lexicon(patterns))
+    return CueSet(Lexicon(patterns, correct_spelling=False))
 
 
 def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
@@ -246,6 +247,7 @@ def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
                 "recent": history[lang]["recent"],
                 "child_relative": history[lang]["child_relative"],
                 "history_termination": history[lang]["termination"],
+                "admin": history[lang].get("admin", []),
             }
         )
         for lang in LANGUAGES
@@ -368,7 +370,12 @@ def load_rules() -> RuleBook:
             )
             for o in spec["options"]
         )
-        questions.append(Question(spec["id"], spec["fact"], _localized(spec["text"], where), options, spec.get("ask_if")))
+        questions.append(
+            Question(
+                spec["id"], spec["fact"], _localized(spec["text"], where), options, spec.get("ask_if"),
+                bool(spec.get("engine_asks", False)),
+            )
+        )
 
     texts = _load("texts.yml")
     for level in LEVELS:

@@ -31,6 +31,7 @@ def facts_from_analysis(text: str, analysis: Analysis) -> Facts:
         temperature=found["temperature"],  # type: ignore[arg-type]
         pain=found["pain"],  # type: ignore[arg-type]
         duration=found["duration"],  # type: ignore[arg-type]
+        uncertain=set(analysis.uncertain) - concepts,
     )
 
 

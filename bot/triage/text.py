@@ -65,6 +65,15 @@ SMS: dict[str, str] = {
     "yr": "year", "yrs": "years", "yo": "years old", "mo": "months", "mos": "months",
     "wk": "week", "wks": "weeks", "hr": "hour", "hrs": "hours", "min": "minutes", "mins": "minutes",
     "bf": "boyfriend", "gf": "girlfriend", "ppl": "people",
+    # More French SMS spellings seen in patients' messages ("elle respire pa", "il respire plu",
+    # "il é tt bleu", "mon bb", "jsp koi faire").
+    "plu": "plus", "e": "est", "ki": "qui", "kel": "quel", "kelle": "quelle", "jsp": "je sais pas",
+    "chai": "je sais", "chais": "je sais", "ptit": "petit", "ptite": "petite", "tte": "toute",
+    "ttes": "toutes", "bcoup": "beaucoup", "tjr": "toujours", "svpl": "s il vous plait", "pe": "peut",
+    "ac": "avec", "ss": "sans", "dla": "de la", "jcrois": "je crois", "jpense": "je pense",
+    "slt": "", "wesh": "", "mdr": "", "ptn": "",
+    "idk": "i do not know", "dunno": "do not know", "hes": "he is", "shes": "she is",
+    "thats": "that is", "whats": "what is", "theres": "there is",
 }
 # Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
 _JOINERS = {"+": "et", "&": "et"}
@@ -79,9 +88,18 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Invisible characters inside a word ("dou\u200bleur") are deleted, not turned into spaces:
+# a space would split the word and hide the symptom. Zero-width space, non-joiner, joiner, word
+# joiner, soft hyphen, byte-order mark, and the other format characters (Unicode category Cf).
+def strip_invisible(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def _prepare(text: str) -> str:
     # A line break ends a sentence for the qualifiers (a list of symptoms, one per line).
-    text = text.lower().replace("’", "'").replace("`", "'").replace("\n", " . ")
+    text = strip_invisible(text).lower().replace("’", "'").replace("`", "'").replace("\n", " . ")
     for pattern, repl in _EN_CONTRACTIONS:
         text = pattern.sub(repl, text)
     text = _FR_ELISION.sub(lambda m: _ELIDED[m.group(1)] + " ", text)
@@ -100,7 +118,7 @@ def _tokenize_cached(text: str) -> tuple[str, ...]:
             continue
         raw = _JOINERS.get(raw, raw)
         expansion = SMS.get(raw)
-        if expansion:
+        if expansion is not None:
             out.extend(expansion.split())
         else:
             out.append(raw)
@@ -141,3 +159,30 @@ def skeleton(token: str) -> str:
     for pattern, repl in _SKELETON_RULES:
         token = pattern.sub(repl, token)
     return token
+
+
+# Inflectional endings, longest first. Patients conjugate ("mes lèvres gonflent", "elle a gonflé",
+# "swelling", "swells") where the lexicon lists one form: matching on this light stem makes
+# every form of a listed word match without listing the forms. Only inflections are removed, and
+# only from words of 5 letters or more that keep at least 4, so short function words ("plus",
+# "pas", "mal") and the negation cues are left alone. A full lemmatiser (spaCy's) costs about ten
+# times more per message and gets SMS spellings wrong, which is what patients type.
+_ENDINGS = (
+    "eraient", "eraient", "issent", "aient", "erait", "erons", "eront", "ement", "ements",
+    "ing", "ant", "ent", "ees", "ait", "ais", "iez", "ons", "ers", "ee", "es", "er", "ez", "ed", "e", "s", "x",
+)
+
+
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
+    """The light stem the lexicon matches on: 'gonflent', 'gonflée', 'gonfler' → 'gonfl'."""
+    if len(token) >= 5 and token.isalpha():
+        for ending in _ENDINGS:
+            if token.endswith(ending) and len(token) - len(ending) >= 4:
+                return token[: -len(ending)]
+    return token
+
+
+def phrase(text: str) -> tuple[str, ...]:
+    """A lexicon term as the matcher sees it: tokens, stemmed."""
+    return tuple(stem(t) for t in tokenize(text))
