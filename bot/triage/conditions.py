@@ -92,8 +92,8 @@ def evaluate(cond: dict[str, Any] | None, facts: Facts) -> Tri:
         parts.append(not any(c in concepts for c in cond["none"]))
     if "unless_denied" in cond:
         # "piqûre de guêpe, la lèvre gonfle, pas de gêne pour respirer": the patient has ruled
-        # out the sign that would make it an emergency.
-        parts.append(not all(c in facts.negated for c in cond["unless_denied"]))
+        # out one of the signs that would make it an emergency.
+        parts.append(not any(c in facts.negated for c in cond["unless_denied"]))
     if False in parts:
         return False  # concepts are cheap and usually decide; skip the rest
     for key in RANGE_FACTS:

@@ -167,7 +167,14 @@ def compile_pattern(
 class Lexicon:
     """All compiled term patterns, indexed by their possible first token."""
 
-    def __init__(self, patterns: Iterable[Pattern], protected: Iterable[str] = (), *, correct_spelling: bool = True) -> None:
+    def __init__(
+        self,
+        patterns: Iterable[Pattern],
+        protected: Iterable[str] = (),
+        *,
+        words: Iterable[str] = (),
+        correct_spelling: bool = True,
+    ) -> None:
         self.patterns = list(patterns)
         self.correct_spelling = correct_spelling
         self._index: dict[str, list[int]] = {}
@@ -200,14 +207,15 @@ class Lexicon:
         self.protected = frozenset(t for w in protected for t in tokenize(w)) | frozenset(
             stem(t) for w in protected for t in tokenize(w)
         )
-        long_words = [w for w in vocabulary if len(w) >= 5 and w.isalpha()]
+        # Misspellings are corrected against the terms' whole words, as written (not their stems:
+        # stems are short and many share a phonetic key, "connues" would become "confus").
+        self.words = frozenset(words) or self.vocabulary
+        long_words = [w for w in self.words if len(w) >= 5 and w.isalpha()]
         self._by_skeleton: dict[str, str] = {}
         ambiguous: set[str] = set()
-        for word in sorted(long_words, key=len):
+        for word in long_words:
             key = skeleton(word)
-            known = self._by_skeleton.get(key)
-            # Two stems of one word ("vomis", "vomiss") are not an ambiguity: keep the shorter.
-            if known is not None and known != word and not word.startswith(known):
+            if key in self._by_skeleton and stem(self._by_skeleton[key]) != stem(word):
                 ambiguous.add(key)
             self._by_skeleton.setdefault(key, word)
         for key in ambiguous:
@@ -227,6 +235,7 @@ class Lexicon:
             or len(token) < 5
             or not token.isalpha()
             or stemmed in self.vocabulary
+            or token in self.words
             or token in self.protected
             or stemmed in self.protected
         ):
@@ -236,9 +245,9 @@ class Lexicon:
             rest = stem(token[1:])
             if rest in self.vocabulary:
                 return rest
-        key = skeleton(stemmed)
+        key = skeleton(token)
         if key in self._by_skeleton:
-            return self._by_skeleton[key]
+            return stem(self._by_skeleton[key])
         # Edit distance only for long words: short words are too often other real words.
         if len(token) < 7:
             return stemmed
@@ -247,7 +256,7 @@ class Lexicon:
         best = process.extractOne(key, choices, scorer=Levenshtein.distance, score_cutoff=limit)
         if best is None:
             return stemmed
-        return self._by_skeleton[best[0]]
+        return stem(self._by_skeleton[best[0]])
 
     def correct(self, tokens: list[str]) -> list[str]:
         """Misspelled long words replaced by the (stemmed) lexicon word they stand for; every

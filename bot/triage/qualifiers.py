@@ -384,6 +384,14 @@ class Qualifier:
             return mentions
         if language == "fr":
             _eds_qualify(eds_pipeline(self.rules), tokens, mentions)
+            # A mixed message ("j'ai un rash après l'amoxicilline, no swelling of the face"):
+            # English terms also get the English negation cues, which edsnlp does not know.
+            english = [m for m in mentions if m.language == "en" and not m.negated]
+            if english:
+                before = {id(m): (m.hypothetical, m.family) for m in english}
+                self.english.qualify(tokens, english, self.rules.english_cues.find(tokens))
+                for m in english:
+                    m.hypothetical, m.family = before[id(m)]
         else:
             self.english.qualify(tokens, mentions, self.rules.english_cues.find(tokens))
         self.history.qualify(tokens, mentions, self.rules.history_cues[language].find(tokens))

@@ -213,7 +213,14 @@ def _load_lexicon(data: dict[str, Any]) -> tuple[dict[str, Concept], Lexicon]:
         for masked in concept.masks:
             if masked not in concepts:
                 raise RulesError(f"lexicon.yml {concept.code}: masks unknown concept {masked!r}")
-    return concepts, Lexicon(patterns, protected=data.get("protected", []))
+    words = {
+        token
+        for spec in data["concepts"].values()
+        for lang in LANGUAGES
+        for term in spec.get(lang, []) or []
+        for token in tokenize(re.sub(r"<[a-z]+>|\.\.\.|[|&?]", " ", str(term)))
+    } | {token for by_lang in data["classes"].values() for lang in LANGUAGES for p in by_lang.get(lang, []) for token in tokenize(p)}
+    return concepts, Lexicon(patterns, protected=data.get("protected", []), words=words)
 
 
 def _cue_set(groups: dict[str, list[str]], classes: dict[str, frozenset[tuple[str, ...]]] | None = None) -> CueSet:
