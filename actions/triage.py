@@ -14,7 +14,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import directory, language_of
-from bot.orientation import answer_buttons, next_question, orientation_reply, triage_state
+from actions.practical import answer_practical_turn
+from bot.orientation import (
+    answer_buttons,
+    next_question,
+    orientation_reply,
+    question_preface,
+    questions_are_stuck,
+    record_answer,
+    stuck_notice,
+    triage_state,
+)
+from bot.practical import PRACTICAL_INTENTS
 from bot.triage import warm_up
 
 # rasa_sdk imports this module before it reports healthy: build the triage pipeline (edsnlp,
@@ -33,23 +44,37 @@ def _answers(tracker: Tracker) -> dict[str, str]:
     return dict(answers) if isinstance(answers, dict) else {}
 
 
+def _asked_something_else(tracker: Tracker) -> bool:
+    """The latest message reads as a practical question (hours, address…) rather than an answer."""
+    return ((tracker.latest_message.get("intent") or {}).get("name") or "") in PRACTICAL_INTENTS
+
+
+def _stuck(tracker: Tracker, language: str) -> bool:
+    return questions_are_stuck(_complaint(tracker), _answers(tracker), language,
+                               asked_something_else=_asked_something_else(tracker))
+
+
 class ValidateTriageForm(FormValidationAction):
     def name(self) -> str:
         return "validate_triage_form"
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
-        result = triage_state(_complaint(tracker), _answers(tracker), language_of(tracker))
+        language = language_of(tracker)
+        result = triage_state(_complaint(tracker), _answers(tracker), language)
         # `complaint` is listed so that rasa_sdk calls extract_complaint (it only extracts required
         # slots); it is filled on the form's first turn, so it is never asked for.
-        return [] if result.complete else ["complaint", "triage_answer"]
+        return [] if result.complete or _stuck(tracker, language) else ["complaint", "triage_answer"]
 
     async def extract_complaint(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        # The message that opened the form is the complaint; later messages are answers.
+        # The message that opened the form is the complaint; later messages are answers. When the
+        # back office opened the orientation itself (a possible emergency), the patient's words
+        # ride in the `complaint` entity of its payload.
         if tracker.get_slot("complaint"):
             return {}
-        return {"complaint": tracker.latest_message.get("text") or "..."}
+        given = next(tracker.get_latest_entity_values("complaint"), None)
+        return {"complaint": str(given or tracker.latest_message.get("text") or "...")}
 
     async def validate_complaint(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
@@ -60,7 +85,7 @@ class ValidateTriageForm(FormValidationAction):
         question = tracker.get_slot("triage_question")
         answers = _answers(tracker)
         if question and value:
-            answers[question] = str(value)
+            answers = record_answer(_complaint(tracker), answers, question, str(value), language_of(tracker))
         # Cleared so that the form asks again while the engine still has questions.
         return {"triage_answers": answers, "triage_answer": None}
 
@@ -74,6 +99,9 @@ class ActionAskTriageAnswer(Action):
         question = next_question(_complaint(tracker), _answers(tracker), language)
         if question is None:
             return []
+        preface = question_preface(question, language)
+        if preface and tracker.get_slot("triage_question") != question["id"]:
+            dispatcher.utter_message(text=preface)
         dispatcher.utter_message(text=question["text"], buttons=answer_buttons(question))
         return [SlotSet("triage_question", question["id"])]
 
@@ -85,6 +113,13 @@ class ActionTriageOutcome(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         language = language_of(tracker)
         result = triage_state(_complaint(tracker), _answers(tracker), language)
+        events: list = []
+        if not result.complete:
+            # The questions stopped before the end: say so, answer the practical question the
+            # patient asked instead, and give the orientation with what is known.
+            if _asked_something_else(tracker):
+                events = await answer_practical_turn(dispatcher, tracker)
+            dispatcher.utter_message(text=stuck_notice(language))
         text, custom = orientation_reply(result, await directory(), language)
         dispatcher.utter_message(text=text, json_message=custom)
-        return [SlotSet(slot, None) for slot in FORM_SLOTS]
+        return events + [SlotSet(slot, None) for slot in FORM_SLOTS]

@@ -19,7 +19,7 @@ from bot.config import settings
 from bot.datafiles import load, message
 from bot.db import session_scope
 from bot.language import choose_language, greeting_language, supported_languages
-from bot.orientation import emergency_reply
+from bot.orientation import emergency_reply, support_reply
 from bot.safety import screen
 from bot.transcript import Reply, conversation_by_id, has_patient_messages, conversation_for, record_incoming, record_outgoing
 
@@ -77,10 +77,15 @@ def reply_style(channel: str) -> str:
     return load("channels")["reply_style"].get(channel, "full")
 
 
-def engine_message(text: str, language: str, red_flags: list[str]) -> str:
-    """What Rasa receives: a deterministic emergency intent on a red flag, else the patient's words."""
+def engine_message(text: str, language: str, red_flags: list[str], *, orientation: bool = False) -> str:
+    """What Rasa receives: a deterministic emergency intent on a red flag; the orientation, with the
+    patient's words as its complaint, for a possible emergency or dark thoughts (so the engine asks
+    its confirming question instead of the classifier sending the message elsewhere); else the
+    patient's words."""
     if red_flags:
         return "/emergency" + json.dumps({"red_flags": red_flags, "language": language})
+    if orientation:
+        return "/describe_symptoms" + json.dumps({"complaint": text[:MAX_ENGINE_TEXT], "language": language})
     if (payload := button_payload(text)) is not None:
         intent, entities = payload
         # A payload skips the NLU pipeline, so the language must ride along in it.
@@ -118,7 +123,7 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
     try:
         raw = await engine.send_to_engine(
             conversation_id,
-            engine_message(text, language, result.red_flags),
+            engine_message(text, language, result.red_flags, orientation=result.needs_orientation),
             # The back office's own decisions win over what a caller put in the metadata.
             {**(metadata or {}), "channel": channel, "language": language, "reply_style": reply_style(channel)},
         )
@@ -129,6 +134,10 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
             # The emergency answer needs no engine: a patient in danger never gets "try again".
             text, custom = emergency_reply(result.red_flags, None, language)
             replies.append(Reply(text=text, custom=custom))
+        elif result.concerns:
+            # Dark thoughts: 3114 and a caring word need no engine either.
+            replies.append(Reply(text=support_reply(language)))
+            replies.append(Reply(text=message("engine_unavailable", language)))
         else:
             replies.append(Reply(text=message("engine_unavailable", language)))
     if result.failed:

@@ -31,10 +31,53 @@ def _triage_once(complaint: str, answers: tuple[tuple[str, str], ...], language:
     return triage(complaint, language=language, answers=dict(answers) or None)
 
 
+# How many answers to "describe the problem" the engine could not read, kept among the answers.
+MISSES = "_misses"
+MAX_MISSES = 2
+DESCRIBE = "describe"
+
+
 def next_question(complaint: str, answers: dict[str, str], language: str) -> dict[str, Any] | None:
     result = triage_state(complaint, answers, language).to_dict()
-    pending = [q for q in result["follow_up_questions"] if q["id"] not in answers]
+    # "Describe the problem" may be asked again (its answers add up); any other question once.
+    pending = [q for q in result["follow_up_questions"] if q["id"] not in answers or q["id"] == DESCRIBE]
     return pending[0] if pending else None
+
+
+def record_answer(complaint: str, answers: dict[str, str], question: str, value: str, language: str) -> dict[str, str]:
+    """The answers with this one added. Descriptions add up ("je ne me sens pas bien", then
+    "j'ai mal au ventre"); one that still tells the engine nothing counts as a miss."""
+    answers = dict(answers)
+    if question == DESCRIBE and answers.get(DESCRIBE):
+        value = f"{answers[DESCRIBE]} . {value}"
+    answers[question] = value
+    if question == DESCRIBE and any(q.id == DESCRIBE for q in triage_state(complaint, answers, language).follow_up_questions):
+        answers[MISSES] = str(int(answers.get(MISSES, "0")) + 1)
+    return answers
+
+
+def questions_are_stuck(complaint: str, answers: dict[str, str], language: str, *, asked_something_else: bool) -> bool:
+    """Stop asking: two answers the engine could not read, or one when the patient asked a
+    practical question instead, or nothing left to ask although the decision is incomplete. The
+    orientation then ends with what is known, never with silence or the same question again."""
+    misses = int(answers.get(MISSES, "0"))
+    if misses >= MAX_MISSES or (misses and asked_something_else):
+        return True
+    return not triage_state(complaint, answers, language).complete and next_question(complaint, answers, language) is None
+
+
+def question_preface(question: dict[str, Any], language: str) -> str | None:
+    """What comes before some questions: the caring answer and 3114 before the direct question
+    about suicide; a word of why before a confirming question."""
+    if question["id"] == "suicide_thoughts":
+        return support_reply(language)
+    if question["id"] == "confirm_now":
+        return confirm_hint(language)
+    return None
+
+
+def stuck_notice(language: str) -> str:
+    return localized(_texts()["stuck"], language)
 
 
 def answer_buttons(question: dict[str, Any]) -> list[dict[str, str]]:
@@ -105,7 +148,8 @@ def emergency_reply(red_flags: list[str], directory: Directory | None, language:
     labels = reasons or [localized(flag.label, language) for flag in flags]
     reason = "; ".join(labels) if labels else localized(texts["unknown_reason"], language)
     reason = reason[:1].upper() + reason[1:]
-    level = "emergency_department" if flags and all(f.level == "emergency_department" for f in flags) \
+    urgent = [f for f in flags if f.level in ("emergency_call", "emergency_department")] or flags
+    level = "emergency_department" if urgent and all(f.level == "emergency_department" for f in urgent) \
         else "emergency_call"
     if level == "emergency_call":
         parts = [localized(texts["headline"], language).format(reasons=reason)]
@@ -120,8 +164,22 @@ def emergency_reply(red_flags: list[str], directory: Directory | None, language:
         number = book.numbers[code]
         parts.append(localized(texts["also_call"], language).format(
             number=number.number, label=localized(number.label, language)))
-    parts.append(localized(texts["advice"], language))
+    # What to do while help comes: the flags' own advice (CPR, adrenaline, cooling, sugar, safety
+    # from a violent person), else the general advice.
+    advice = list(dict.fromkeys(localized(flag.advice, language) for flag in flags if flag.advice))
+    parts.extend(advice or [localized(texts["advice"], language)])
+    parts.append(localized(texts["closing"], language))
     custom = {"triage": {"level": level, "service": flags[0].service if flags else "emergency",
                          "red_flags": list(red_flags)},
               "call": _call_button("15", language)}
     return "\n\n".join(parts), custom
+
+
+def support_reply(language: str) -> str:
+    """The caring answer to dark thoughts without a plan: 3114 now, and 15 if in danger. Needs no
+    engine, so the back office can give it when the engine is down."""
+    return localized(_texts()["support"], language)
+
+
+def confirm_hint(language: str) -> str:
+    return localized(_texts()["confirm_hint"], language)

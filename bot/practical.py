@@ -23,6 +23,7 @@ QUESTION_OF_INTENT = {
     "ask_services": "services",
     "ask_appointment": "appointment",
 }
+PRACTICAL_INTENTS = frozenset(QUESTION_OF_INTENT) | {"inform_service", "inform_exam"}
 # Questions that have a hospital-wide answer when no service is named.
 SITE_WIDE = {"address", "phone", "visiting_hours", "what_to_bring"}
 MAX_BUTTONS = 6

@@ -10,7 +10,7 @@ prescribes: it tells the patient which level of care fits, why, and when to call
 from .engine import triage, warm_up
 from .result import EmergencyNumber, FollowUpQuestion, QuestionOption, RedFlag, TriageResult
 from .rules import LEVELS, SERVICES
-from .screen import red_flags_in
+from .screen import Screening, red_flags_in, screen_message
 
 __all__ = [
     "LEVELS",
@@ -20,7 +20,9 @@ __all__ = [
     "QuestionOption",
     "RedFlag",
     "TriageResult",
+    "Screening",
     "red_flags_in",
+    "screen_message",
     "triage",
     "warm_up",
 ]

@@ -7,6 +7,7 @@ from .conditions import CONCEPT_KEYS, evaluate
 from .decision import Decision, decide, flags_for
 from .facts import Facts
 from .questions import apply_answers, pending
+from .recall import RecallHit, recall_net
 from .result import EmergencyNumber, FollowUpQuestion, QuestionOption, TriageResult
 from .rules import LEVEL_RANK, Question, RuleBook, rules
 from .screen import facts_from_analysis, normalise_language, to_red_flag
@@ -29,6 +30,7 @@ def warm_up() -> None:
     patient message. Call it at back-office start-up."""
     book = rules()
     qualifier(book).warm_up()
+    recall_net()
     analyse("je n'ai pas de douleur à la poitrine", "fr")
     analyse("no chest pain", "en")
     # edsnlp compiles some matchers lazily on the first long document: pay that here too.
@@ -118,8 +120,10 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
     return " ".join(parts)
 
 
-def _question(q: Question, language: str) -> FollowUpQuestion:
-    return FollowUpQuestion(q.id, q.text[language], [QuestionOption(o.value, o.label[language]) for o in q.options])
+def _question(q: Question, language: str, hit: RecallHit | None = None) -> FollowUpQuestion:
+    # When the recall net raised the confirmation, it asks about its own category's signs.
+    text = hit.category.question[language] if hit is not None and q.id == "confirm_now" and hit.category.confirms else q.text[language]
+    return FollowUpQuestion(q.id, text, [QuestionOption(o.value, o.label[language]) for o in q.options])
 
 
 def _describe_result(language: str, book: RuleBook, facts: Facts) -> TriageResult:
@@ -139,22 +143,33 @@ def _describe_result(language: str, book: RuleBook, facts: Facts) -> TriageResul
     )
 
 
-def _engine_questions(facts: Facts, decision: Decision, book: RuleBook) -> list[Question]:
-    """The questions the engine asks itself, before any other: is a sign that was only mentioned
-    as a question or a hypothesis happening now (one yes/no rather than dropping it), and, for dark
-    thoughts described indirectly, the screener's direct question about suicide."""
+def _engine_questions(
+    facts: Facts, decision: Decision, book: RuleBook, guessed: set[str]
+) -> tuple[list[Question], list[Question]]:
+    """The questions the engine asks itself: (before the rules' questions, after them).
+
+    Before: is a sign the patient only mentioned as a question or a hypothesis happening now
+    (one yes/no rather than dropping it), and, for dark thoughts described indirectly, the
+    screener's direct question about suicide. After: the recall net's confirming question (its
+    `guessed` concepts), which the rules' own questions (age, temperature…) often settle first."""
     by_id = {q.id: q for q in book.questions if q.engine_asks}
-    asked: list[Question] = []
-    if facts.confirmed is None and facts.uncertain:
+    first: list[Question] = []
+    last: list[Question] = []
+    known = {f.code for f in decision.flags}
+
+    def raises(concepts: set[str]) -> bool:
         if_true = facts.copy()
-        if_true.concepts |= facts.uncertain
-        known = {f.code for f in decision.flags}
-        if any(f.code not in known for f in flags_for(if_true, book)):
-            asked.append(by_id["confirm_now"])
-    codes = {f.code for f in decision.flags}
-    if "suicidal_thoughts" in codes and "suicidal_intent" not in codes and facts.suicidal_now is None:
-        asked.append(by_id["suicide_thoughts"])
-    return asked
+        if_true.concepts |= concepts
+        return any(f.code not in known for f in flags_for(if_true, book))
+
+    if facts.confirmed is None and facts.uncertain:
+        if raises(facts.uncertain - guessed):
+            first.append(by_id["confirm_now"])
+        elif raises(facts.uncertain):
+            last.append(by_id["confirm_now"])
+    if "suicidal_thoughts" in known and "suicidal_intent" not in known and facts.suicidal_now is None:
+        first.append(by_id["suicide_thoughts"])
+    return first, last
 
 
 def triage(
@@ -186,19 +201,28 @@ def triage(
         s = sex.strip().lower()
         facts.sex = "female" if s[:1] in ("f", "w") else "male" if s[:1] in ("m", "h") else facts.sex
     apply_answers(facts, answers, book)
+    # The recall net only speaks when no red flag sends the patient to emergency care already.
+    hit = None
+    guessed: set[str] = set()
+    if not any(LEVEL_RANK[f.level] <= LEVEL_RANK["emergency_department"] for f in flags_for(facts, book)):
+        hit = recall_net().classify(full_text)
+    if hit is not None:
+        facts.concepts |= set(hit.category.direct)
+        guessed = set(hit.category.confirms) - facts.concepts - facts.uncertain
+        facts.uncertain |= guessed
     if facts.confirmed:
         facts.concepts |= facts.uncertain
     if facts.suicidal_now:
         facts.concepts.add("suicidal")
 
     decision = decide(facts, book)
-    asked_first = _engine_questions(facts, decision, book)
-    if decision.level is None and not asked_first:
+    asked_first, asked_last = _engine_questions(facts, decision, book, guessed)
+    if decision.level is None and not (asked_first or asked_last):
         return _describe_result(lang, book, facts)
     if decision.level is None:
         decision = Decision(FALLBACK_LEVEL, None)
 
-    questions = asked_first + pending(facts, decision, book)
+    questions = (asked_first + pending(facts, decision, book) + asked_last)[: book.max_questions]
     flags = [to_red_flag(f, analysis, book) for f in decision.flags]
     flag_codes = [f.code for f in flags]
     extra_numbers = [n for f in decision.flags for n in f.extra_numbers]
@@ -210,7 +234,7 @@ def triage(
         service=decision.service,
         red_flags=flag_codes,
         reasons=reasons,
-        follow_up_questions=[_question(q, lang) for q in questions],
+        follow_up_questions=[_question(q, lang, hit) for q in questions],
         safety_net=_safety_net(decision.level, facts, flag_codes, book, lang),
         language=lang,
         complete=not questions,

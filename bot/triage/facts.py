@@ -113,7 +113,7 @@ _NOT_AGE_BEFORE = re.compile(
 _AGE_YEARS = re.compile(r"\b(\d{1,3}(?:\.\d)?) ?(?:- )?(ans|an|years?|yrs?|y|yo)\b(?! ago)( ?-? ?old)?( et demi| and a half)?")
 _AGE_MONTHS = re.compile(r"\b(\d{1,2}) ?(?:- )?(mois|months?|mo)\b(?! ago)( ?-? ?old)?")
 _AGE_SMALL = re.compile(
-    r"\b(?:(?:bebe|nourrisson|fils|fille|enfant|baby|son|daughter|newborn|infant|ne|nee|age|agee|agé) (?:de |of |is |est |a |qui a |il a |elle a )?(\d{1,2}) (semaines?|jours?|weeks?|days?))"
+    r"\b(?:(?:bebe|nourrisson|fils|fille|enfant|baby|son|daughter|newborn|infant|ne|nee|age|agee|agé|il a|elle a|he is|she is|bonhomme|puce|loulou) (?:de |of |is |est |a |qui a |il a |elle a )?(\d{1,2}) (semaines?|jours?|weeks?|days?))"
     r"|\b(\d{1,2}) ?-? ?(weeks?|days?) ?-? ?old\b"
 )
 _AGE_EXPLICIT = re.compile(
@@ -194,7 +194,10 @@ def parse_temperature(norm: str, *, answer: bool = False) -> float | None:
         after_verb = re.search(r"\b(a|est a|fait|monte a|tape|est monte a|en est a|at|is|of|has|running|hit|was)\s*$", before)
         # A decimal from 37.5 to 42.9 with no unit is a temperature wherever it stands ("bb 6 semaines 38,2").
         bare_decimal = decimal and float(f"{m.group(1)}.{m.group(2) or m.group(3) or 0}") >= 37.5
-        if answer or after_verb or bare_decimal or _FEVER_CONTEXT.search(window):
+        # "…en bas à droite, 38, ça fait mal", "toux + 39 + frissons": a number standing alone
+        # between separators in a description of symptoms.
+        standalone = re.search(r"(^|[,.+:;])\s*$", before) and re.match(r"\s*($|[,.+!?;])", norm[m.end() :])
+        if answer or after_verb or bare_decimal or standalone or _FEVER_CONTEXT.search(window):
             decimals = m.group(2) or m.group(3) or "0"
             return float(f"{m.group(1)}.{decimals}")
     return None

@@ -365,6 +365,9 @@ def _in_scope(doc: Any, cue: Any, span: Any) -> bool:
     return not any(token.text in CLAUSE_BREAKS_FR for token in between)
 
 
+NEGATIVE_WORDS = frozenset({"pas", "plus", "not", "no", "cannot", "jamais", "never", "rien", "nothing", "sans", "without"})
+
+
 class Qualifier:
     """Qualifies mentions in the message language: edsnlp for French, ConText for English."""
 
@@ -395,4 +398,12 @@ class Qualifier:
         else:
             self.english.qualify(tokens, mentions, self.rules.english_cues.find(tokens))
         self.history.qualify(tokens, mentions, self.rules.history_cues[language].find(tokens))
+        for m in mentions:
+            # A symptom negative in form ("il ne respire plus", "je ne sens plus mon bébé bouger",
+            # "she's not responding", "arrive pas à parler") is the symptom: a negation around it
+            # is part of it, not a denial.
+            if m.negated and NEGATIVE_WORDS.intersection(tokens[m.start : m.end]):
+                m.negated = False
+            if m.concept in self.rules.current_concepts:
+                m.history = False
         return mentions

@@ -69,6 +69,7 @@ class RedFlagRule:
     conditions: tuple[dict[str, Any], ...]
     service: str = "emergency"
     extra_numbers: tuple[str, ...] = ()
+    advice: Localized | None = None  # what to do while help comes (CPR, adrenaline, cooling…)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class QualifierRules:
     windows: dict[str, int]
     history_cues: dict[str, CueSet]
     family_history_concepts: frozenset[str]
+    current_concepts: frozenset[str] = frozenset()  # never past history (a treatment, a pregnancy)
 
 
 @dataclass
@@ -276,6 +278,7 @@ def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
         windows=dict(data["windows"]),
         history_cues=history_cues,
         family_history_concepts=frozenset(history.get("family_history_concepts", [])),
+        current_concepts=frozenset(history.get("current_concepts", [])),
     )
 
 
@@ -295,7 +298,8 @@ def load_rules() -> RuleBook:
     concepts, lexicon = _load_lexicon(lexicon_data)
     known = set(concepts)
     qualifier_data = _load("qualifiers.yml")
-    for concept in qualifier_data["history"].get("family_history_concepts", []):
+    history_data = qualifier_data["history"]
+    for concept in [*history_data.get("family_history_concepts", []), *history_data.get("current_concepts", [])]:
         if concept not in known:
             raise RulesError(f"qualifiers.yml: unknown concept {concept!r}")
 
@@ -322,6 +326,7 @@ def load_rules() -> RuleBook:
                 conditions=conditions,
                 service=_service(spec.get("service", "emergency"), where) or "emergency",
                 extra_numbers=tuple(spec.get("extra_numbers", [])),
+                advice=_localized(spec["advice"], where + ".advice") if "advice" in spec else None,
             )
         )
 

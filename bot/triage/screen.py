@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .analysis import Analysis, analyse
 from .conditions import CONCEPT_KEYS
 from .decision import flags_for
 from .facts import Facts, facts_from_text
-from .rules import RedFlagRule, RuleBook, rules
+from .recall import recall_net
+from .rules import LEVEL_RANK, RedFlagRule, RuleBook, rules
 from .result import RedFlag
 
 
@@ -48,6 +51,51 @@ def to_red_flag(flag: RedFlagRule, analysis: Analysis, book: RuleBook) -> RedFla
         label=dict(flag.label),
         service=flag.service,
     )
+
+
+def _urgent(flag: RedFlagRule) -> bool:
+    return LEVEL_RANK[flag.level] <= LEVEL_RANK["emergency_department"]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the screen found in one message.
+
+    `urgent`: red flags that send to emergency care (15 or the ED) at once, whatever the flow.
+    `concerns`: red flags that need care and a helpline but not the SAMU (dark thoughts: 3114 and
+    the screener's direct question). `to_confirm`: a warning sign mentioned only as a question or
+    a hypothesis, or an emergency the recall net recognised and no rule caught: the orientation
+    must ask the patient (one yes/no question) rather than let the message go elsewhere.
+    """
+
+    urgent: list[RedFlag] = field(default_factory=list)
+    concerns: list[RedFlag] = field(default_factory=list)
+    to_confirm: bool = False
+
+
+def screen_message(text: str, language: str | None = None) -> Screening:
+    """The red-flag screen of every patient message, with the recall net behind the rules."""
+    book = rules()
+    if not text or not text.strip():
+        return Screening()
+    analysis = analyse(text, normalise_language(language))
+    facts = facts_from_analysis(text, analysis)
+    flags = flags_for(facts, book)
+    urgent = [f for f in flags if _urgent(f)]
+    if urgent:
+        return Screening(urgent=[to_red_flag(f, analysis, book) for f in urgent])
+    to_confirm = False
+    if facts.uncertain:
+        if_true = facts.copy()
+        if_true.concepts |= facts.uncertain
+        to_confirm = any(_urgent(f) for f in flags_for(if_true, book))
+    hit = recall_net().classify(text)
+    if hit is not None:
+        if hit.category.direct:
+            facts.concepts |= set(hit.category.direct)
+            flags = flags_for(facts, book)
+        to_confirm = to_confirm or bool(set(hit.category.confirms) - facts.concepts)
+    return Screening(concerns=[to_red_flag(f, analysis, book) for f in flags], to_confirm=to_confirm)
 
 
 def red_flags_in(text: str, language: str | None = None) -> list[RedFlag]:

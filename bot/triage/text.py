@@ -74,6 +74,9 @@ SMS: dict[str, str] = {
     "slt": "", "wesh": "", "mdr": "", "ptn": "",
     "idk": "i do not know", "dunno": "do not know", "hes": "he is", "shes": "she is",
     "thats": "that is", "whats": "what is", "theres": "there is",
+    "jarive": "je arrive", "jariv": "je arrive", "fai": "fait", "fe": "fait", "ri1": "rien",
+    "meuf": "femme", "keum": "homme", "truk": "truc", "pri": "pris", "dan": "dans",
+    "mek": "homme", "tmp": "temps",
 }
 # Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
 _JOINERS = {"+": "et", "&": "et"}

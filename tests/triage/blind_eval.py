@@ -86,6 +86,11 @@ class Scored:
         return self.emergency_expected and RANK[self.level] > RANK["emergency_department"]
 
     @property
+    def confirm_asked(self) -> bool:
+        """The engine asks the patient to confirm an emergency (recall net or a questioned sign)."""
+        return any(q.id in ("confirm_now", "suicide_thoughts") for q in self.result.follow_up_questions)
+
+    @property
     def call_missed(self) -> bool:
         """Expected 15 and no acceptable level at call: answered below it."""
         return (
@@ -129,9 +134,11 @@ def summary(scored: list[Scored]) -> dict[str, Any]:
         "appropriate": sum(s.appropriate for s in scored) / n if n else 0.0,
         "emergencies": len(emergencies),
         "under_triaged_emergencies": sum(s.under_triaged_emergency for s in emergencies),
+        "under_but_asked": sum(s.under_triaged_emergency and s.confirm_asked for s in emergencies),
         "call_missed": sum(s.call_missed for s in scored),
         "non_emergencies": len(lookalikes),
         "kept_out_of_emergency": (sum(bool(s.lookalike_kept_out) for s in lookalikes) / len(lookalikes)) if lookalikes else 1.0,
+        "lookalikes_asked": sum(s.confirm_asked for s in lookalikes),
         "suicide": len(suicide),
         "suicide_with_3114": sum(bool(s.suicide_answered) for s in suicide),
         "numbers_given": sum(s.numbers_given for s in scored) / n if n else 0.0,
@@ -141,13 +148,13 @@ def summary(scored: list[Scored]) -> dict[str, Any]:
 def _line(name: str, stats: dict[str, Any]) -> str:
     return (
         f"{name:<28} {stats['cases']:>5} {stats['appropriate']:>7.1%} "
-        f"{stats['under_triaged_emergencies']:>4}/{stats['emergencies']:<4} {stats['call_missed']:>5} "
-        f"{stats['kept_out_of_emergency']:>7.1%} ({stats['non_emergencies']:>3}) "
+        f"{stats['under_triaged_emergencies']:>4}/{stats['emergencies']:<4} ({stats['under_but_asked']:>2} asked) {stats['call_missed']:>5} "
+        f"{stats['kept_out_of_emergency']:>7.1%} ({stats['non_emergencies']:>3}, {stats['lookalikes_asked']:>2} asked) "
         f"{stats['suicide_with_3114']:>3}/{stats['suicide']:<3} {stats['numbers_given']:>7.1%}"
     )
 
 
-HEADER = f"{'':<28} {'cases':>5} {'approp':>7} {'under/emerg':>9} {'15miss':>5} {'kept out':>7} {'(n)':>5} {'3114':>7} {'numbers':>7}"
+HEADER = f"{'':<28} {'cases':>5} {'approp':>7} {'under/emerg (confirm asked)':>21} {'15miss':>5} {'kept out':>7} {'(n, confirm asked)':>17} {'3114':>7} {'numbers':>7}"
 
 
 def report(scored: list[Scored], by: str) -> list[str]:
