@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 5000  # what we keep; longer messages are cut and the patient is told
 MAX_ENGINE_TEXT = 1000  # what the classifier reads: the opening of a message carries its intent
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+# Invisible characters inside a word ("dou\u200bleur") are deleted, not turned into spaces: a
+# space would split the word and hide the symptom from the screen.
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # Buttons send these intents as "/intent{...}" payloads; anything else starting with "/" typed by a
 # patient is read as text, so nobody can type "/restart" or "/emergency" to drive the engine.
 BUTTON_INTENTS = frozenset(
@@ -46,7 +49,7 @@ class Turn:
 
 def clean_text(text: str) -> tuple[str, bool]:
     """Printable, normalised text, and whether it had to be cut."""
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", _INVISIBLE.sub("", text))).strip()
     return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -170,3 +172,34 @@ async def test_the_api_is_documented(client):
     schema = (await client.get("/openapi.json")).json()
     assert "/api/chat" in schema["paths"]
     assert "/internal/rasa/outbound" not in schema["paths"]
+
+
+async def test_a_red_flag_goes_to_the_engine_as_the_emergency_intent(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "s1", "text": "dou\u200bleur dans la poi\u200btrine qui serre et je transpire"})
+    assert fake_engine.received[0]["text"].startswith('/emergency{"red_flags": ["chest_pain_cardiac"]')
+
+
+async def test_dark_thoughts_open_the_orientation_with_the_patients_words(client, fake_engine):
+    text = "je suis un poids pour tout le monde, à quoi bon continuer"
+    await client.post("/api/chat", json={"sender": "s2", "text": text})
+    sent = fake_engine.received[0]["text"]
+    assert sent.startswith("/describe_symptoms")
+    assert json.loads(sent.removeprefix("/describe_symptoms"))["complaint"] == text
+
+
+async def test_a_questioned_sign_opens_the_orientation_so_that_it_is_asked_about(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "s3", "text": "que faire si mon père ne respire plus ?"})
+    assert fake_engine.received[0]["text"].startswith("/describe_symptoms")
+
+
+async def test_practical_questions_still_reach_the_classifier(client, fake_engine):
+    await client.post("/api/chat", json={"sender": "s4", "text": "c quoi les horaires de la cardio"})
+    assert fake_engine.received[0]["text"] == "c quoi les horaires de la cardio"
+
+
+async def test_dark_thoughts_get_3114_when_the_engine_is_down(client, fake_engine):
+    fake_engine.down = True
+    body = (await client.post("/api/chat", json={"sender": "s5", "text": "I'm a burden to everyone, there's no point anymore"})).json()
+    fake_engine.down = False
+    texts = " ".join(reply["text"] for reply in body["replies"])
+    assert "3114" in texts and "15" in texts

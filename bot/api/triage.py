@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.triage import triage
 
@@ -27,12 +27,20 @@ class TriageRequest(BaseModel):
                 {"text": "douleur thoracique + transpi depuis 20 min"},
                 {"text": "mon fils a de la fièvre", "answers": {"age_group": "3 ans", "duration": "depuis hier"}},
                 {"text": "I have a sore throat", "age": 24, "language": "en"},
+                {"text": "mon bébé a 38,2", "age_months": 5},
+                {"text": "he has a fever", "age": 1.5},
             ]
         },
     )
 
     text: str = Field("", max_length=20_000, description="The patient's own description, in French or English.")
-    age: int | None = Field(None, ge=0, le=130, description="Age in years, when known.")
+    age: float | None = Field(
+        None, ge=0, le=120, allow_inf_nan=False,
+        description="Age in years, when known; fractions for young children (1.5 = eighteen months).",
+    )
+    age_months: int | None = Field(
+        None, ge=0, le=1440, description="Age in months, for infants (5 = five months); wins over `age` when both are given."
+    )
     sex: Literal["female", "male", "f", "m", "F", "M"] | None = Field(None, description="Sex, when known.")
     language: Literal["fr", "en"] | None = Field(None, description="Reply language; detected from the text if absent.")
     answers: dict[str, str] | None = Field(
@@ -40,6 +48,17 @@ class TriageRequest(BaseModel):
         description="Answers to earlier follow-up questions: question id → option value or the patient's own words "
         '(e.g. {"fever": "38,5", "duration": "depuis hier", "pain_intensity": "8/10", "age_group": "3 mois"}).',
     )
+
+
+    @model_validator(mode="after")
+    def _consistent_age(self) -> TriageRequest:
+        if self.age is not None and self.age_months is not None and abs(self.age * 12 - self.age_months) > 12:
+            raise ValueError("`age` and `age_months` disagree: send one of them")
+        return self
+
+    @property
+    def age_years(self) -> float | None:
+        return self.age_months / 12 if self.age_months is not None else self.age
 
 
 class OptionOut(BaseModel):
@@ -89,7 +108,7 @@ def post_triage(request: TriageRequest) -> TriageResponse:
     false. A plain function (not async): the engine is CPU-bound and runs in the thread pool."""
     result = triage(
         request.text,
-        age=request.age,
+        age=request.age_years,
         sex=request.sex,
         language=request.language,
         answers=request.answers,

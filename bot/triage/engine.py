@@ -100,12 +100,17 @@ def _numbers(level: str, extra: list[str], book: RuleBook, language: str) -> lis
     return [EmergencyNumber(book.numbers[c].number, book.numbers[c].label[language]) for c in seen]
 
 
-def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, language: str) -> str:
+def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, language: str,
+                decision: Decision | None = None) -> str:
     net = book.texts["safety_net"]
     parts = []
     if level == "emergency_call":
         parts.append(net["emergency_call"][language])
     else:
+        # The signs specific to what the patient describes (NHS 111-style safety-netting), then
+        # the general ones.
+        specific = [o.complaint.safety_net[language] for o in (decision.outcomes if decision else []) if o.complaint.safety_net]
+        parts.extend(list(dict.fromkeys(specific))[:2])
         parts.append(net["default"][language])
         if LEVEL_RANK[level] >= LEVEL_RANK["same_day"]:
             parts.append(net["recontact"][language])
@@ -118,6 +123,16 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
     if "poisoning" in flags:
         parts.append(net["poison"][language])
     return " ".join(parts)
+
+
+def _advice(decision: Decision, book: RuleBook, language: str) -> str:
+    """What to do at this level; a red flag's own first aid (CPR, adrenaline, sugar, cooling,
+    safety from a violent person, the maternity) replaces the level's general text."""
+    own = list(dict.fromkeys(f.advice[language] for f in decision.flags if f.advice))
+    if not own:
+        return book.texts["levels"][decision.level][language]
+    lead = [book.texts["call_now"][language]] if decision.level == "emergency_call" else []
+    return " ".join(lead + own)
 
 
 def _question(q: Question, language: str, hit: RecallHit | None = None) -> FollowUpQuestion:
@@ -235,10 +250,10 @@ def triage(
         red_flags=flag_codes,
         reasons=reasons,
         follow_up_questions=[_question(q, lang, hit) for q in questions],
-        safety_net=_safety_net(decision.level, facts, flag_codes, book, lang),
+        safety_net=_safety_net(decision.level, facts, flag_codes, book, lang, decision),
         language=lang,
         complete=not questions,
-        advice=book.texts["levels"][decision.level][lang],
+        advice=_advice(decision, book, lang),
         emergency_numbers=_numbers(decision.level, extra_numbers, book, lang),
         flags=flags,
         concepts=sorted(facts.concepts),

@@ -89,6 +89,7 @@ class Complaint:
     rules: tuple[Rule, ...]
     default: Rule
     secondary: bool = False  # only considered when no other complaint is active
+    safety_net: Localized | None = None  # the specific signs that should make the patient call 15
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,7 @@ def load_rules() -> RuleBook:
                 rules=tuple(_rule(r, known, f"{where}.rules[{i}]", service) for i, r in enumerate(spec.get("rules", []))),
                 default=_rule(spec["default"], known, f"{where}.default", service),
                 secondary=bool(spec.get("secondary", False)),
+                safety_net=_localized(spec["safety_net"], where + ".safety_net") if "safety_net" in spec else None,
             )
         )
     complaint_codes = {c.code for c in complaints}

@@ -71,3 +71,26 @@ def test_documented_in_openapi(client: TestClient) -> None:
     operation = schema["paths"]["/api/triage"]["post"]
     assert operation["tags"] == ["triage"]
     assert "TriageResponse" in schema["components"]["schemas"]
+
+
+def test_ages_in_months_and_fractions_of_a_year(client: TestClient) -> None:
+    months = client.post("/api/triage", json={"text": "il a 38,2 de fièvre", "age_months": 1}).json()
+    assert months["level"] == "emergency_department" and months["red_flags"] == ["infant_fever"]
+    fraction = client.post("/api/triage", json={"text": "he has a fever of 38.5", "age": 1.5}).json()
+    assert fraction["level"] != "emergency_call"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"text": "fièvre", "age": -1},
+        {"text": "fièvre", "age": 200},
+        {"text": "fièvre", "age_months": -3},
+        {"text": "fièvre", "age_months": 5000},
+        {"text": "fièvre", "age": 30, "age_months": 5},
+    ],
+)
+def test_absurd_ages_are_refused_clearly(client: TestClient, payload: dict) -> None:
+    response = client.post("/api/triage", json=payload)
+    assert response.status_code == 422
+    assert "age" in response.text
