@@ -241,6 +241,7 @@ def triage(
     flags = [to_red_flag(f, analysis, book) for f in decision.flags]
     flag_codes = [f.code for f in flags]
     extra_numbers = [n for f in decision.flags for n in f.extra_numbers]
+    extra_numbers += [n for o in decision.outcomes for n in o.complaint.extra_numbers]
     reasons = _reasons(decision, facts, analysis, book, lang)
     if questions:
         reasons.append(book.texts["reasons"]["pending"][lang])

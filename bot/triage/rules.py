@@ -90,6 +90,7 @@ class Complaint:
     default: Rule
     secondary: bool = False  # only considered when no other complaint is active
     safety_net: Localized | None = None  # the specific signs that should make the patient call 15
+    extra_numbers: tuple[str, ...] = ()  # helplines given with this complaint (low mood: 3114)
 
 
 @dataclass(frozen=True)
@@ -349,8 +350,13 @@ def load_rules() -> RuleBook:
                 default=_rule(spec["default"], known, f"{where}.default", service),
                 secondary=bool(spec.get("secondary", False)),
                 safety_net=_localized(spec["safety_net"], where + ".safety_net") if "safety_net" in spec else None,
+                extra_numbers=tuple(spec.get("extra_numbers", [])),
             )
         )
+    for complaint in complaints:
+        for number in complaint.extra_numbers:
+            if number not in numbers:
+                raise RulesError(f"complaints.yml {complaint.code}: unknown number {number!r}")
     complaint_codes = {c.code for c in complaints}
     modifiers = []
     for spec in complaints_data.get("modifiers", []):

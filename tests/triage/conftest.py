@@ -18,6 +18,19 @@ def _warm_triage() -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    from tests.triage.test_blind import BLIND_KEY
+
+    blind = config.stash.get(BLIND_KEY, None)
+    if blind:
+        terminalreporter.section("triage blind corpus (written without the rules; test part frozen)")
+        for part, stats in blind.items():
+            terminalreporter.write_line(
+                f"{part}: {stats['cases']} cases — appropriate {stats['appropriate']:.1%}, emergencies "
+                f"under-triaged {stats['under_triaged_emergencies']}/{stats['emergencies']} (a confirming "
+                f"question asked for {stats['under_but_asked']}), non-emergencies kept out of emergency care "
+                f"{stats['kept_out_of_emergency']:.1%}, suicidal messages with 3114 "
+                f"{stats['suicide_with_3114']}/{stats['suicide']}"
+            )
     report = config.stash.get(REPORT_KEY, None)
     if not report:
         return
