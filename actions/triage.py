@@ -99,8 +99,9 @@ class ActionAskTriageAnswer(Action):
         question = next_question(_complaint(tracker), _answers(tracker), language)
         if question is None:
             return []
-        preface = question_preface(question, language)
-        if preface and tracker.get_slot("triage_question") != question["id"]:
+        answers = _answers(tracker)
+        preface = question_preface(question, language, answers)
+        if preface and (tracker.get_slot("triage_question") != question["id"] or question["id"] == "describe"):
             dispatcher.utter_message(text=preface)
         dispatcher.utter_message(text=question["text"], buttons=answer_buttons(question))
         return [SlotSet("triage_question", question["id"])]

@@ -66,9 +66,12 @@ def questions_are_stuck(complaint: str, answers: dict[str, str], language: str, 
     return not triage_state(complaint, answers, language).complete and next_question(complaint, answers, language) is None
 
 
-def question_preface(question: dict[str, Any], language: str) -> str | None:
+def question_preface(question: dict[str, Any], language: str, answers: dict[str, str] | None = None) -> str | None:
     """What comes before some questions: the caring answer and 3114 before the direct question
-    about suicide; a word of why before a confirming question."""
+    about suicide; a word of why before a confirming question; after a description the engine
+    could not read, what kind of answer helps."""
+    if question["id"] == DESCRIBE and int((answers or {}).get(MISSES, "0")):
+        return localized(_texts()["describe_again"], language)
     if question["id"] == "suicide_thoughts":
         return support_reply(language)
     if question["id"] == "confirm_now":

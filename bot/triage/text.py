@@ -176,10 +176,14 @@ _ENDINGS = (
 )
 
 
+# Words whose stem would be another word ("shoulder" → "should", "number" → "numb").
+_UNSTEMMED = frozenset({"shoulder", "shoulders", "number", "numbers", "evening", "evenings", "mother", "others"})
+
+
 @lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """The light stem the lexicon matches on: 'gonflent', 'gonflée', 'gonfler' → 'gonfl'."""
-    if len(token) >= 5 and token.isalpha():
+    if len(token) >= 5 and token.isalpha() and token not in _UNSTEMMED:
         for ending in _ENDINGS:
             if token.endswith(ending) and len(token) - len(ending) >= 4:
                 return token[: -len(ending)]

@@ -209,3 +209,39 @@ async def test_sms_gets_the_short_variations_of_long_answers(api):
 
     full, short = await greet("it-style-web", "web"), await greet("+33611111111", "sms")
     assert short.startswith("Bonjour") and len(short) < 110 < len(full)
+
+
+async def test_dark_thoughts_get_3114_then_the_direct_question_and_a_yes_gets_15(api):
+    body = await say(api, "it-dark", "je suis un poids pour tout le monde, à quoi bon continuer")
+    assert "3114" in texts(body)
+    assert "mettre fin à vos jours" in texts(body)  # the screener's direct question
+    assert "réessayez" not in texts(body).lower()
+    body = await say(api, "it-dark", "oui")
+    assert outcome_of(body)["level"] == "emergency_call"
+    assert "15" in texts(body) and "3114" in texts(body)
+
+
+async def test_a_sign_asked_about_as_a_question_gets_a_confirming_question(api):
+    body = await say(api, "it-confirm", "que faire si mon père ne respire plus ?")
+    assert "maintenant" in texts(body) and outcome_of(body) is None
+    body = await say(api, "it-confirm", "oui")
+    assert outcome_of(body)["level"] == "emergency_call"
+    assert "massage cardiaque" in texts(body)
+
+
+async def test_a_practical_question_during_the_questions_is_answered_not_a_dead_end(api):
+    await say(api, "it-stuck", "je ne me sens pas bien")
+    body = await say(api, "it-stuck", "c quoi les horaires de la cardio")
+    assert "réessayez" not in texts(body).lower()
+    assert "Cardiologie" in texts(body)  # the practical answer the patient asked for
+    assert outcome_of(body) is not None and "15" in texts(body)  # and the orientation so far, safety net included
+    assert "plaisir" in texts(await say(api, "it-stuck", "merci"))  # the questions are over
+
+
+async def test_two_unreadable_answers_end_the_questions_with_the_orientation_so_far(api):
+    await say(api, "it-stuck2", "je ne me sens pas bien")
+    body = await say(api, "it-stuck2", "bof")
+    assert texts(body) and outcome_of(body) is None  # asked again, differently
+    body = await say(api, "it-stuck2", "je sais pas trop")
+    assert outcome_of(body) is not None and "15" in texts(body)
+    assert "réessayez" not in texts(body).lower()
