@@ -197,6 +197,9 @@ def parse_temperature(norm: str, *, answer: bool = False) -> float | None:
         # "…en bas à droite, 38, ça fait mal", "toux + 39 + frissons": a number standing alone
         # between separators in a description of symptoms.
         standalone = re.search(r"(^|[,.+:;])\s*$", before) and re.match(r"\s*($|[,.+!?;])", norm[m.end() :])
+        # "I'm 40", "je suis âgé de 39", "aged 38": an age, whatever the next word says.
+        if not answer and not decimal and re.search(r"\b(i am|he is|she is|aged|age|agee|je suis|il est|elle est) (de )?$", before):
+            continue
         if answer or after_verb or bare_decimal or standalone or _FEVER_CONTEXT.search(window):
             decimals = m.group(2) or m.group(3) or "0"
             return float(f"{m.group(1)}.{decimals}")

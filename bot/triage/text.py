@@ -170,10 +170,11 @@ def skeleton(token: str) -> str:
 # only from words of 5 letters or more that keep at least 4, so short function words ("plus",
 # "pas", "mal") and the negation cues are left alone. A full lemmatiser (spaCy's) costs about ten
 # times more per message and gets SMS spellings wrong, which is what patients type.
-_ENDINGS = (
-    "eraient", "eraient", "issent", "aient", "erait", "erons", "eront", "ement", "ements",
-    "ing", "ant", "ent", "ees", "ait", "ais", "iez", "ons", "ers", "ee", "es", "er", "ez", "ed", "e", "s", "x",
-)
+_ENDINGS = tuple(sorted(
+    {"eraient", "issent", "aient", "erait", "erons", "eront", "ement", "ements", "ing", "ant", "ent", "ees",
+     "ait", "ais", "iez", "ons", "ers", "ee", "es", "er", "ez", "ed", "e", "s"},
+    key=lambda ending: (-len(ending), ending),
+))
 
 
 # Words whose stem would be another word ("shoulder" → "should", "number" → "numb").

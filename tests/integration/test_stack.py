@@ -223,7 +223,8 @@ async def test_dark_thoughts_get_3114_then_the_direct_question_and_a_yes_gets_15
 
 async def test_a_sign_asked_about_as_a_question_gets_a_confirming_question(api):
     body = await say(api, "it-confirm", "que faire si mon père ne respire plus ?")
-    assert "maintenant" in texts(body) and outcome_of(body) is None
+    assert ("maintenant" in texts(body) or "en ce moment" in texts(body)) and outcome_of(body) is None
+    assert any(b["title"].startswith("Oui") for r in body["replies"] for b in r["buttons"])
     body = await say(api, "it-confirm", "oui")
     assert outcome_of(body)["level"] == "emergency_call"
     assert "massage cardiaque" in texts(body)
