@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from bot.triage import red_flags_in, triage, warm_up
+from bot.triage import screen_message, triage, warm_up
 from bot.triage.analysis import analyse
 from bot.triage.text import _tokenize_cached
 
@@ -142,7 +142,8 @@ def run(n: int = 500) -> dict[str, Any]:
     warm_up()
     warm_up_s = time.perf_counter() - start
     triage_ms, triage_cpu = _measure(n, lambda text, kw: triage(text, **kw), MESSAGES)
-    screen_ms, screen_cpu = _measure(n, lambda text, kw: red_flags_in(text), MESSAGES)
+    # The screen the message path runs: red flags, then (when none is urgent) the recall net.
+    screen_ms, screen_cpu = _measure(n, lambda text, kw: screen_message(text), MESSAGES)
     long_messages = [m for m in MESSAGES if len(m[0]) > 1000]
     long_ms, long_cpu = _measure(max(len(long_messages), n // 10), lambda text, kw: triage(text, **kw), long_messages)
     return {

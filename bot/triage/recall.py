@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .text import stem, tokenize
 
 DATA = Path(__file__).resolve().parent / "data"
 NONE = "none"
-MAX_TOKENS = 400  # a pasted document is cut: the net looks at what a patient types, not at essays
+MAX_TOKENS = 200  # a pasted document is cut: the net looks at what a patient types, not at essays
 MIN_WORDS = 2
 
 
@@ -63,54 +64,57 @@ def features(text: str) -> Counter[str]:
 
 
 class RecallNet:
-    """Multinomial naive Bayes with Laplace smoothing over `features()`."""
+    """Multinomial naive Bayes with Laplace smoothing over `features()`.
+
+    The log-probabilities are one float32 matrix (feature × category), so classifying a message
+    is one gather and one sum, whatever the number of categories."""
 
     def __init__(self, examples: dict[str, list[str]], categories: dict[str, RecallCategory], min_margin: float):
         self.categories = categories
         self.min_margin = min_margin
+        self.labels = sorted(examples)
         counts: dict[str, Counter[str]] = {}
-        self.priors: dict[str, float] = {}
         total_docs = sum(len(v) for v in examples.values())
-        vocabulary: set[str] = set()
         for label, texts in examples.items():
             c: Counter[str] = Counter()
             for text in texts:
                 c.update(features(text))
             counts[label] = c
-            vocabulary.update(c)
-            # Equal priors for the emergency categories would make the rare ones fire too easily;
-            # the training share is a fair stand-in for how often each wording family appears.
-            self.priors[label] = math.log(len(texts) / total_docs)
-        size = len(vocabulary)
-        self.log_prob: dict[str, dict[str, float]] = {}
-        self.unseen: dict[str, float] = {}
-        for label, c in counts.items():
-            denominator = sum(c.values()) + size
-            self.log_prob[label] = {f: math.log((n + 1) / denominator) for f, n in c.items()}
-            self.unseen[label] = math.log(1 / denominator)
-        self.vocabulary = frozenset(vocabulary)
+        vocabulary = sorted(set().union(*counts.values()))
+        self.index = {f: i for i, f in enumerate(vocabulary)}
+        table = np.zeros((len(vocabulary), len(self.labels)), dtype=np.float32)
+        for j, label in enumerate(self.labels):
+            c = counts[label]
+            denominator = sum(c.values()) + len(vocabulary)
+            table[:, j] = np.log(1 / denominator)
+            for f, n in c.items():
+                table[self.index[f], j] = math.log((n + 1) / denominator)
+        self.table = table
+        # The training share of each category stands in for how often its wordings appear: equal
+        # priors would make the rare categories fire too easily.
+        self.priors = np.array([math.log(len(examples[label]) / total_docs) for label in self.labels], dtype=np.float64)
+        self.none = self.labels.index(NONE)
 
-    def scores(self, text: str) -> dict[str, float]:
-        found = {f: n for f, n in features(text).items() if f in self.vocabulary}
-        out: dict[str, float] = {}
-        for label, table in self.log_prob.items():
-            unseen = self.unseen[label]
-            out[label] = self.priors[label] + sum(n * table.get(f, unseen) for f, n in found.items())
-        return out
+    def scores(self, found: Counter[str]) -> np.ndarray:
+        known = [(self.index[f], n) for f, n in found.items() if f in self.index]
+        if not known:
+            return self.priors.copy()
+        rows = np.fromiter((i for i, _ in known), dtype=np.int64, count=len(known))
+        weights = np.fromiter((n for _, n in known), dtype=np.float64, count=len(known))
+        return self.priors + weights @ self.table[rows].astype(np.float64)
 
     def classify(self, text: str) -> RecallHit | None:
         """The emergency category the message most resembles, if it beats `none` clearly."""
         # A code, a number, "ok" or an emoji says nothing the net could recognise.
         if sum(1 for t in tokenize(text[:2000]) if t.isalpha() and len(t) > 1) < MIN_WORDS:
             return None
-        scores = self.scores(text)
-        if not scores:
-            return None
-        best = max((label for label in scores if label != NONE), key=lambda label: scores[label])
+        found = features(text)
+        scores = self.scores(found)
+        ranked = [j for j in np.argsort(-scores) if j != self.none]
+        best = self.labels[ranked[0]]
         # Per-feature normalisation: long messages multiply log-likelihoods, and the margin
         # must mean the same for three words and for three paragraphs.
-        n = max(1, sum(features(text).values()))
-        margin = (scores[best] - scores[NONE]) / math.sqrt(n)
+        margin = float(scores[ranked[0]] - scores[self.none]) / math.sqrt(max(1, sum(found.values())))
         if margin < self.min_margin or best not in self.categories:
             return None
         return RecallHit(self.categories[best], margin)
