@@ -103,7 +103,7 @@ class ActionAskTriageAnswer(Action):
         preface = question_preface(question, language, answers)
         if preface and (tracker.get_slot("triage_question") != question["id"] or question["id"] == "describe"):
             dispatcher.utter_message(text=preface)
-        dispatcher.utter_message(text=question["text"], buttons=answer_buttons(question))
+        dispatcher.utter_message(text=question["text"], buttons=answer_buttons(question, language, answers))
         return [SlotSet("triage_question", question["id"])]
 
 

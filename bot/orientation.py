@@ -13,7 +13,7 @@ from bot.directory import Directory, format_hours
 from bot.triage import triage
 from bot.triage.rules import rules
 
-EMERGENCY_SPECIALTIES = ("emergency", "paediatric_emergency")
+EMERGENCY_SPECIALTIES = ("emergency", "paediatric_emergency", "maternity")
 
 
 def _texts() -> dict[str, Any]:
@@ -83,10 +83,15 @@ def stuck_notice(language: str) -> str:
     return localized(_texts()["stuck"], language)
 
 
-def answer_buttons(question: dict[str, Any]) -> list[dict[str, str]]:
+def answer_buttons(question: dict[str, Any], language: str = "fr", answers: dict[str, str] | None = None) -> list[dict[str, str]]:
     # Short values keep the payload under Telegram's 64-byte callback limit.
-    return [{"title": option["label"], "payload": "/answer" + json.dumps({"answer": option["value"]})}
-            for option in question.get("options", [])]
+    options = question.get("options", [])
+    if question["id"] == DESCRIBE and int((answers or {}).get(MISSES, "0")):
+        # A description the engine could not read: offer the commonest ones as quick replies.
+        labels = [localized(option, language) for option in _texts()["describe_options"]]
+        options = [{"label": label, "value": label} for label in labels]
+    return [{"title": option["label"], "payload": "/answer" + json.dumps({"answer": option["value"]}, ensure_ascii=False)}
+            for option in options]
 
 
 def _call_button(number: str, language: str) -> dict[str, str]:
@@ -101,6 +106,8 @@ def orientation_reply(result, directory: Directory, language: str) -> tuple[str,
         return emergency_reply(data["red_flags"], directory, language, reasons=data["reasons"])
     service = _service_for(directory, data.get("service"), level)
     parts = [_level_sentence(level, service, directory, language)]
+    if data["flags"] and any(f.advice for f in rules().red_flags if f.code in set(data["red_flags"])):
+        parts.append(data["advice"])  # a red flag's own advice: the maternity, 3114, pressure on a wound…
     if data["reasons"]:
         parts.append(localized(texts["because"], language).format(reasons="; ".join(data["reasons"])))
     if data.get("safety_net"):
@@ -111,6 +118,8 @@ def orientation_reply(result, directory: Directory, language: str) -> tuple[str,
         site = directory.site
         custom["triage"]["place"] = {"name": site.name, "address": site.address}
         custom["call"] = _call_button("15", language)
+    elif "suicidal_thoughts" in data["red_flags"]:
+        custom["call"] = _call_button("3114", language)
     elif level == "same_day":
         custom["call"] = _call_button("116 117", language)
     return "\n\n".join(parts), custom
@@ -148,14 +157,16 @@ def emergency_reply(red_flags: list[str], directory: Directory | None, language:
     texts = _texts()["emergency"]
     book = rules()
     flags = [flag for flag in book.red_flags if flag.code in set(red_flags)]
-    labels = reasons or [localized(flag.label, language) for flag in flags]
-    reason = "; ".join(labels) if labels else localized(texts["unknown_reason"], language)
-    reason = reason[:1].upper() + reason[1:]
     urgent = [f for f in flags if f.level in ("emergency_call", "emergency_department")] or flags
     level = "emergency_department" if urgent and all(f.level == "emergency_department" for f in urgent) \
         else "emergency_call"
+    labels = [localized(flag.label, language) for flag in urgent if flag.level == level]
+    reason = "; ".join(labels) if labels else localized(texts["unknown_reason"], language)
+    reason = reason[:1].upper() + reason[1:]
     if level == "emergency_call":
         parts = [localized(texts["headline"], language).format(reasons=reason)]
+        if reasons:
+            parts.append(" ".join(reasons))  # what the patient described, from the orientation
     elif directory is not None:
         service = _service_for(directory, flags[0].service, level)
         parts = [f"⚠️ {reason}.", _level_sentence(level, service, directory, language)]
@@ -169,7 +180,7 @@ def emergency_reply(red_flags: list[str], directory: Directory | None, language:
             number=number.number, label=localized(number.label, language)))
     # What to do while help comes: the flags' own advice (CPR, adrenaline, cooling, sugar, safety
     # from a violent person), else the general advice.
-    advice = list(dict.fromkeys(localized(flag.advice, language) for flag in flags if flag.advice))
+    advice = list(dict.fromkeys(localized(flag.advice, language) for flag in urgent if flag.advice and flag.level == level))
     parts.extend(advice or [localized(texts["advice"], language)])
     parts.append(localized(texts["closing"], language))
     custom = {"triage": {"level": level, "service": flags[0].service if flags else "emergency",

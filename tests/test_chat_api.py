@@ -203,3 +203,11 @@ async def test_dark_thoughts_get_3114_when_the_engine_is_down(client, fake_engin
     fake_engine.down = False
     texts = " ".join(reply["text"] for reply in body["replies"])
     assert "3114" in texts and "15" in texts
+
+
+async def test_a_red_flag_in_the_last_sentence_of_a_long_message_is_caught(client, fake_engine):
+    filler = "Je vous écris au sujet de mon rendez-vous de la semaine prochaine, je ne sais plus quelle heure. "
+    text = filler * 55 + "Et là maintenant mon mari ne respire plus."
+    assert len(text) > 5000
+    await client.post("/api/chat", json={"sender": "s6", "text": text[-4990:]})
+    assert fake_engine.received[0]["text"].startswith('/emergency{"red_flags": ["cardiac_arrest"]')

@@ -104,6 +104,9 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
                 decision: Decision | None = None) -> str:
     net = book.texts["safety_net"]
     parts = []
+    if "suicidal_thoughts" in flags and "suicidal_intent" not in flags:
+        # Dark thoughts: 3114 first, and none of the generic "contact us again if it lasts".
+        return net["suicide"][language]
     if level == "emergency_call":
         parts.append(net["emergency_call"][language])
     else:
@@ -118,7 +121,7 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
         parts.append(net["child"][language])
     if facts.pregnant is True:
         parts.append(net["pregnancy"][language])
-    if "suicidal_intent" in flags:
+    if "suicidal_intent" in flags or "mental_health" in {o.complaint.code for o in (decision.outcomes if decision else [])}:
         parts.append(net["suicide"][language])
     if "poisoning" in flags:
         parts.append(net["poison"][language])
@@ -128,7 +131,8 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
 def _advice(decision: Decision, book: RuleBook, language: str) -> str:
     """What to do at this level; a red flag's own first aid (CPR, adrenaline, sugar, cooling,
     safety from a violent person, the maternity) replaces the level's general text."""
-    own = list(dict.fromkeys(f.advice[language] for f in decision.flags if f.advice))
+    # Only the flags at the level given: a call to 15 is not followed by "go to the maternity".
+    own = list(dict.fromkeys(f.advice[language] for f in decision.flags if f.advice and f.level == decision.level))
     if not own:
         return book.texts["levels"][decision.level][language]
     lead = [book.texts["call_now"][language]] if decision.level == "emergency_call" else []

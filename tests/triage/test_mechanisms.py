@@ -135,7 +135,7 @@ def test_a_plan_a_method_or_a_goodbye_is_15_and_3114(text: str) -> None:
         ("mon mari me frappe, j'ai peur", ["17", "114"]),
         ("mon père diabétique est en hypo, il est tout confus", ["sucre"]),
         ("enceinte de 30 semaines, je perds du sang", ["maternité"]),
-        ("je me suis brûlé tout le bras avec de l'huile", ["eau tiède", "15 à 20 minutes"]),
+        ("je me suis brûlé tout le bras avec de l'huile", ["eau courante", "15 à 20 minutes"]),
     ],
 )
 def test_first_aid_advice_fits_the_emergency(text: str, words: list[str]) -> None:
