@@ -240,6 +240,9 @@ class Lexicon:
             or stemmed in self.protected
         ):
             return stemmed
+        # A dropped final g ("coughin", "droolin", "touchin"): the -ing word of the lexicon.
+        if token.endswith("in") and stem(token + "g") in self.vocabulary:
+            return stem(token + "g")
         # An elision typed without its apostrophe: "dacide", "lhero", "depilepsie", "deau".
         if token[0] in "dlsjmnt" and token[1] in "aeiouyh":
             rest = stem(token[1:])
