@@ -220,9 +220,11 @@ class Lexicon:
             self._by_skeleton.setdefault(key, word)
         for key in ambiguous:
             del self._by_skeleton[key]
+        # Typos land in the middle or at the end of a word far more than in its first letters:
+        # only words that start like the token are candidates ("lollies" is not "lochies").
         self._skeletons_by_initial: dict[str, list[str]] = {}
         for key in self._by_skeleton:
-            self._skeletons_by_initial.setdefault(key[0], []).append(key)
+            self._skeletons_by_initial.setdefault(key[:2], []).append(key)
         self._key = lru_cache(maxsize=32768)(self._key_uncached)
 
     # -- misspellings -------------------------------------------------------------------------
@@ -255,7 +257,7 @@ class Lexicon:
         if len(token) < 7:
             return stemmed
         limit = 1 if len(token) < 10 else 2
-        choices = self._skeletons_by_initial.get(key[0], ())
+        choices = self._skeletons_by_initial.get(key[:2], ())
         best = process.extractOne(key, choices, scorer=Levenshtein.distance, score_cutoff=limit)
         if best is None:
             return stemmed

@@ -365,7 +365,7 @@ def _in_scope(doc: Any, cue: Any, span: Any) -> bool:
     return not any(token.text in CLAUSE_BREAKS_FR for token in between)
 
 
-NEGATIVE_WORDS = frozenset({"pas", "plus", "not", "no", "cannot", "jamais", "never", "rien", "nothing", "sans", "without"})
+NEGATIVE_WORDS = frozenset({"pas", "plus", "not", "no", "cannot", "jamais", "never", "rien", "nothing", "sans", "without", "ni", "nor"})
 
 
 class Qualifier:

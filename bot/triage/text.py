@@ -178,7 +178,7 @@ _ENDINGS = tuple(sorted(
 
 
 # Words whose stem would be another word ("shoulder" → "should", "number" → "numb").
-_UNSTEMMED = frozenset({"shoulder", "shoulders", "number", "numbers", "evening", "evenings", "mother", "others"})
+_UNSTEMMED = frozenset({"shoulder", "shoulders", "number", "numbers", "evening", "evenings", "mother", "others", "winded"})
 
 
 @lru_cache(maxsize=65536)
