@@ -368,6 +368,9 @@ def _in_scope(doc: Any, cue: Any, span: Any) -> bool:
 NEGATIVE_WORDS = frozenset({"pas", "plus", "not", "no", "cannot", "jamais", "never", "rien", "nothing", "sans", "without", "ni", "nor"})
 
 
+SUICIDE_CONCEPTS = frozenset({"suicidal", "suicide_plan", "suicide_passive"})
+
+
 class Qualifier:
     """Qualifies mentions in the message language: edsnlp for French, ConText for English."""
 
@@ -406,4 +409,8 @@ class Qualifier:
                 m.negated = False
             if m.concept in self.rules.current_concepts:
                 m.history = False
+            # Dark thoughts are dark thoughts however they are phrased: "si je ne me réveillais pas
+            # demain, ce serait un soulagement" is not a hypothesis to confirm first.
+            if m.concept in SUICIDE_CONCEPTS:
+                m.hypothetical = False
         return mentions
