@@ -32,6 +32,7 @@ DATA = Path(__file__).resolve().parent / "data"
 NONE = "none"
 MAX_TOKENS = 200  # a pasted document is cut: the net looks at what a patient types, not at essays
 MIN_WORDS = 2
+EXAMPLE_FILES = ("recall_examples.yml", "recall_examples_dev.yml")
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,14 @@ def _load(name: str) -> Any:
 
 def load_recall(known_concepts: set[str] | None = None) -> RecallNet:
     config = _load("recall.yml")
-    data = _load("recall_examples.yml")
     examples: dict[str, list[str]] = {}
-    for label, by_lang in data["categories"].items():
-        # `none` and its extensions (`none_everyday`…) are one class: not an emergency.
-        key = NONE if label.startswith(NONE) else label
-        examples.setdefault(key, []).extend([*by_lang.get("fr", []), *by_lang.get("en", [])])
+    # The written paraphrases, and the blind corpus's dev part (recall_examples_dev.yml): real
+    # patients' style, never its test part.
+    for name in EXAMPLE_FILES:
+        for label, by_lang in _load(name)["categories"].items():
+            # `none` and its extensions (`none_everyday`…) are one class: not an emergency.
+            key = NONE if label.startswith(NONE) else label
+            examples.setdefault(key, []).extend([*by_lang.get("fr", []), *by_lang.get("en", [])])
     if NONE not in examples:
         raise ValueError("recall_examples.yml needs a `none` class")
     categories: dict[str, RecallCategory] = {}
