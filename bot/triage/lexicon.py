@@ -253,10 +253,11 @@ class Lexicon:
         key = skeleton(token)
         if key in self._by_skeleton:
             return stem(self._by_skeleton[key])
-        # Edit distance only for long words: short words are too often other real words.
+        # Edit distance only for long words (short words are too often other real words), and one
+        # edit at most: two turned "consulting" into "convulsing".
         if len(token) < 7:
             return stemmed
-        limit = 1 if len(token) < 10 else 2
+        limit = 1
         choices = self._skeletons_by_initial.get(key[:2], ())
         best = process.extractOne(key, choices, scorer=Levenshtein.distance, score_cutoff=limit)
         if best is None:

@@ -183,6 +183,34 @@ def _sentence_of(tokens: list[str], position: int) -> tuple[int, int]:
     return 0, len(tokens)
 
 
+class QuestionQualifier:
+    """French questions for information ("comment reconnaître un AVC ?", "quels sont les signes
+    de…", "est-ce que la vaccination contre la méningite…"): edsnlp's hypothesis cues miss some of
+    them, so the same cues are also looked for ConText-style, within the mention's clause."""
+
+    def __init__(self, cues: CueSet, window: int) -> None:
+        self.cues = cues
+        self.window = window
+
+    def qualify(self, tokens: list[str], mentions: list[Mention]) -> None:
+        found = self.cues.find(tokens)
+        if not found.get("hypothesis_preceding") and not found.get("hypothesis_following"):
+            return
+        buckets = _bucket(tokens, found)
+        for mention in mentions:
+            if mention.hypothetical or mention.concept in SUICIDE_CONCEPTS:
+                continue
+            sentence = _sentence_of(tokens, mention.start)
+            cues = buckets.get(sentence, {})
+            bounds = [(m.start, m.end) for m in cues.get("termination", [])]
+            clause = (_clause(bounds, mention.start, sentence)[0], _clause(bounds, mention.end, sentence)[1])
+            hyp = _before(cues.get("hypothesis_preceding", []), mention, clause, self.window)
+            hyp += _after(cues.get("hypothesis_following", []), mention, clause, 3)
+            if hyp:
+                mention.hypothetical = True
+                mention.cues.setdefault("hypothesis", []).extend(_words(tokens, hyp))
+
+
 class HistoryQualifier:
     """Past history versus now, in both languages, from data/qualifiers.yml cues."""
 
@@ -378,6 +406,7 @@ class Qualifier:
         self.rules = rules
         self.english = ContextQualifier(rules.english_cues, rules.windows)
         self.history = HistoryQualifier(rules.family_history_concepts)
+        self.french_questions = QuestionQualifier(rules.french_question_cues, rules.windows["hypothesis"])
 
     def warm_up(self) -> None:
         eds_pipeline(self.rules)
@@ -390,6 +419,7 @@ class Qualifier:
             return mentions
         if language == "fr":
             _eds_qualify(eds_pipeline(self.rules), tokens, mentions)
+            self.french_questions.qualify(tokens, mentions)
             # A mixed message ("j'ai un rash après l'amoxicilline, no swelling of the face"):
             # English terms also get the English negation cues, which edsnlp does not know.
             english = [m for m in mentions if m.language == "en" and not m.negated]

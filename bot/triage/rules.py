@@ -134,6 +134,7 @@ class QualifierRules:
     history_cues: dict[str, CueSet]
     family_history_concepts: frozenset[str]
     current_concepts: frozenset[str] = frozenset()  # never past history (a treatment, a pregnancy)
+    french_question_cues: CueSet | None = None  # questions for information, ConText-style
 
 
 @dataclass
@@ -273,6 +274,14 @@ def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
         },
         "family": [" ".join(tokenize(str(t))) for t in fr["family"]],
     }
+    french_questions = _cue_set(
+        {
+            "hypothesis_preceding": [t for t in fr["hypothesis"]["preceding"] if t not in ("si", "s il", "et si", "risque de")],
+            "hypothesis_following": fr["hypothesis"]["following"],
+            "hypothesis_pseudo": fr["hypothesis"]["pseudo"],
+            "termination": history["fr"]["termination"],
+        }
+    )
     return QualifierRules(
         version=str(data["version"]),
         french=french,
@@ -281,6 +290,7 @@ def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
         history_cues=history_cues,
         family_history_concepts=frozenset(history.get("family_history_concepts", [])),
         current_concepts=frozenset(history.get("current_concepts", [])),
+        french_question_cues=french_questions,
     )
 
 
