@@ -10,7 +10,7 @@ from .questions import apply_answers, pending
 from .recall import RecallHit, recall_net
 from .result import EmergencyNumber, FollowUpQuestion, QuestionOption, TriageResult
 from .rules import LEVEL_RANK, Question, RuleBook, rules
-from .screen import facts_from_analysis, normalise_language, to_red_flag
+from .screen import consult_recall_net, facts_from_analysis, normalise_language, to_red_flag
 
 # When nothing recognisable was described we still must return a level: a doctor the same day
 # is the neutral answer while we ask the patient to describe the problem (never "self_care").
@@ -220,15 +220,7 @@ def triage(
         s = sex.strip().lower()
         facts.sex = "female" if s[:1] in ("f", "w") else "male" if s[:1] in ("m", "h") else facts.sex
     apply_answers(facts, answers, book)
-    # The recall net only speaks when no red flag sends the patient to emergency care already.
-    hit = None
-    guessed: set[str] = set()
-    if not any(LEVEL_RANK[f.level] <= LEVEL_RANK["emergency_department"] for f in flags_for(facts, book)):
-        hit = recall_net().classify(full_text)
-    if hit is not None:
-        facts.concepts |= set(hit.category.direct)
-        guessed = set(hit.category.confirms) - facts.concepts - facts.uncertain
-        facts.uncertain |= guessed
+    hit, guessed = consult_recall_net(full_text, facts, book)
     if facts.confirmed:
         facts.concepts |= facts.uncertain
     if facts.suicidal_now:

@@ -8,7 +8,7 @@ from .analysis import Analysis, analyse
 from .conditions import CONCEPT_KEYS
 from .decision import flags_for
 from .facts import Facts, facts_from_text
-from .recall import recall_net
+from .recall import RecallHit, recall_net
 from .rules import LEVEL_RANK, RedFlagRule, RuleBook, rules
 from .result import RedFlag
 
@@ -57,6 +57,21 @@ def _urgent(flag: RedFlagRule) -> bool:
     return LEVEL_RANK[flag.level] <= LEVEL_RANK["emergency_department"]
 
 
+def consult_recall_net(text: str, facts: Facts, book: RuleBook) -> tuple[RecallHit | None, set[str]]:
+    """The recall net's reading of a message no red flag sends to emergency care: its `direct`
+    concepts count at once; its `confirms` concepts become uncertain (asked about). Returns the
+    hit and the concepts it alone guessed."""
+    if any(_urgent(f) for f in flags_for(facts, book)):
+        return None, set()
+    hit = recall_net().classify(text)
+    if hit is None:
+        return None, set()
+    facts.concepts |= set(hit.category.direct)
+    guessed = set(hit.category.confirms) - facts.concepts - facts.uncertain
+    facts.uncertain |= guessed
+    return hit, guessed
+
+
 @dataclass(frozen=True)
 class Screening:
     """What the screen found in one message.
@@ -84,18 +99,11 @@ def screen_message(text: str, language: str | None = None) -> Screening:
     urgent = [f for f in flags if _urgent(f)]
     if urgent:
         return Screening(urgent=[to_red_flag(f, analysis, book) for f in urgent])
-    to_confirm = False
-    if facts.uncertain:
-        if_true = facts.copy()
-        if_true.concepts |= facts.uncertain
-        to_confirm = any(_urgent(f) for f in flags_for(if_true, book))
-    hit = recall_net().classify(text)
-    if hit is not None:
-        if hit.category.direct:
-            facts.concepts |= set(hit.category.direct)
-            flags = flags_for(facts, book)
-        to_confirm = to_confirm or bool(set(hit.category.confirms) - facts.concepts)
-    return Screening(concerns=[to_red_flag(f, analysis, book) for f in flags], to_confirm=to_confirm)
+    consult_recall_net(text, facts, book)
+    if_true = facts.copy()
+    if_true.concepts |= facts.uncertain
+    to_confirm = bool(facts.uncertain) and any(_urgent(f) for f in flags_for(if_true, book))
+    return Screening(concerns=[to_red_flag(f, analysis, book) for f in flags_for(facts, book)], to_confirm=to_confirm)
 
 
 def red_flags_in(text: str, language: str | None = None) -> list[RedFlag]:
