@@ -66,7 +66,7 @@ def consult_recall_net(text: str, facts: Facts, book: RuleBook) -> tuple[RecallH
     hit = recall_net().classify(text)
     if hit is None:
         return None, set()
-    facts.concepts |= set(hit.category.direct)
+    facts.concepts |= set(hit.category.direct) - facts.negated  # "no thoughts of harming myself"
     guessed = set(hit.category.confirms) - facts.concepts - facts.uncertain
     facts.uncertain |= guessed
     return hit, guessed

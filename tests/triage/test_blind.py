@@ -21,8 +21,8 @@ BLIND_KEY = pytest.StashKey[dict[str, Any]]()
 
 # Measured 2026-11-30 (README "Triage safety"); raise them as the engine improves.
 FLOORS = {
-    "dev": {"under_triaged_emergencies": 27, "kept_out_of_emergency": 0.93, "suicide_with_3114": 0.95},
-    "test": {"under_triaged_emergencies": 88, "kept_out_of_emergency": 0.88, "suicide_with_3114": 0.82},
+    "dev": {"under_triaged_emergencies": 31, "kept_out_of_emergency": 0.93, "suicide_with_3114": 0.93},
+    "test": {"under_triaged_emergencies": 104, "kept_out_of_emergency": 0.88, "suicide_with_3114": 0.83},
 }
 CASES = load()
 
