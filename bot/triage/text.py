@@ -76,7 +76,7 @@ SMS: dict[str, str] = {
     "thats": "that is", "whats": "what is", "theres": "there is",
     "jarive": "je arrive", "jariv": "je arrive", "fai": "fait", "fe": "fait", "ri1": "rien",
     "meuf": "femme", "keum": "homme", "truk": "truc", "pri": "pris", "dan": "dans",
-    "mek": "homme", "tmp": "temps", "pike": "pique", "pikee": "piquee", "jveu": "je veux", "jveux": "je veux", "wud": "would", "b": "be", "v": "very",
+    "mek": "homme", "tmp": "temps", "pike": "pique", "pikee": "piquee", "jveu": "je veux", "wud": "would", "b": "be", "v": "very", "jvoudrai": "je voudrais", "jvoudrais": "je voudrais", "jveux": "je veux",
 }
 # Signs that join two symptoms in SMS style ("douleur thoracique + transpi").
 _JOINERS = {"+": "et", "&": "et"}
