@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run train test test-app test-app-pg test-engine test-integration nlu-eval bench lock clean
+.PHONY: help install run train test test-app test-app-pg test-engine test-integration nlu-eval triage-eval bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test-integration: install train ## the whole stack started as `make run` does, o
 
 nlu-eval: install train ## NLU intent F1 per language on the held-out sets
 	.venv-rasa/bin/python tests/nlu/evaluate.py --model models/parcours.tar.gz --threshold 0.90
+
+triage-eval: install ## triage scores on the blind corpus, dev part and frozen test part, per category
+	$(APP) -m tests.triage.blind_eval
 
 bench: install train ## latency, throughput, CPU and memory, ours against the stock `rasa init` assistant
 	$(APP) -m bench
