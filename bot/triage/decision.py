@@ -38,6 +38,13 @@ def flags_for(facts: Facts, book: RuleBook) -> list[RedFlagRule]:
     return [flag for flag in book.red_flags if any(evaluate(c, facts) is True for c in flag.conditions)]
 
 
+def flags_if_confirmed(facts: Facts, concepts: set[str], book: RuleBook) -> list[RedFlagRule]:
+    """The red flags that would hold if these uncertain concepts were confirmed."""
+    if_true = facts.copy()
+    if_true.concepts |= concepts
+    return flags_for(if_true, book)
+
+
 def _outcome(complaint: Complaint, facts: Facts, book: RuleBook) -> Outcome:
     # First rule that certainly holds; an unknown one is skipped here and becomes a question.
     chosen = next((r for r in complaint.rules if evaluate(r.when, facts) is True), complaint.default)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .analysis import Analysis, analyse, qualifier
 from .conditions import CONCEPT_KEYS, evaluate
-from .decision import Decision, decide, flags_for
+from .decision import Decision, decide, flags_if_confirmed
 from .facts import Facts
 from .questions import apply_answers, pending
 from .recall import RecallHit, recall_net
@@ -103,6 +103,7 @@ def _numbers(level: str, extra: list[str], book: RuleBook, language: str) -> lis
 def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, language: str,
                 decision: Decision | None = None) -> str:
     net = book.texts["safety_net"]
+    outcomes = decision.outcomes if decision else []
     parts = []
     if "suicidal_thoughts" in flags and "suicidal_intent" not in flags:
         # Dark thoughts: 3114 first, and none of the generic "contact us again if it lasts".
@@ -112,7 +113,7 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
     else:
         # The signs specific to what the patient describes (NHS 111-style safety-netting), then
         # the general ones.
-        specific = [o.complaint.safety_net[language] for o in (decision.outcomes if decision else []) if o.complaint.safety_net]
+        specific = [o.complaint.safety_net[language] for o in outcomes if o.complaint.safety_net]
         parts.extend(list(dict.fromkeys(specific))[:2])
         parts.append(net["default"][language])
         if LEVEL_RANK[level] >= LEVEL_RANK["same_day"]:
@@ -121,7 +122,7 @@ def _safety_net(level: str, facts: Facts, flags: list[str], book: RuleBook, lang
         parts.append(net["child"][language])
     if facts.pregnant is True:
         parts.append(net["pregnancy"][language])
-    if "suicidal_intent" in flags or "mental_health" in {o.complaint.code for o in (decision.outcomes if decision else [])}:
+    if "suicidal_intent" in flags or any(o.complaint.code == "mental_health" for o in outcomes):
         parts.append(net["suicide"][language])
     if "poisoning" in flags:
         parts.append(net["poison"][language])
@@ -177,9 +178,7 @@ def _engine_questions(
     known = {f.code for f in decision.flags}
 
     def raises(concepts: set[str]) -> bool:
-        if_true = facts.copy()
-        if_true.concepts |= concepts
-        return any(f.code not in known for f in flags_for(if_true, book))
+        return any(f.code not in known for f in flags_if_confirmed(facts, concepts, book))
 
     if facts.confirmed is None and facts.uncertain:
         if raises(facts.uncertain - guessed):

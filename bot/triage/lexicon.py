@@ -31,7 +31,8 @@ GAP_STOPS = PUNCTUATION - {","}
 # "and" followed by a new item ("…suddenly yesterday and a headache", "…et je transpire") starts
 # another finding: a term's words and its qualifiers ("sudden", "severe") never reach across it.
 # "visage et mains gonflés" (two nouns sharing one adjective) is still read as one finding.
-_CONJUNCTIONS = frozenset({"et", "and", "mais", "but", "puis", "then"})
+_CLAUSE_WORDS = frozenset({"mais", "but", "puis", "then"})  # always start another clause
+_AND = frozenset({"et", "and"})  # only before a new subject or article
 _NEW_ITEM = frozenset(
     "un une je il elle on mon ma mes des du puis aussi ca a an i my he she then also his her it we they".split()
 )
@@ -40,9 +41,9 @@ _NEW_ITEM = frozenset(
 def _breaks_clause(tokens: list[str], i: int) -> bool:
     """Does tokens[i] start a new clause or item (a conjunction before a new subject or article)?"""
     token = tokens[i]
-    if token in ("mais", "but", "puis", "then"):
+    if token in _CLAUSE_WORDS:
         return True
-    return token in _CONJUNCTIONS and i + 1 < len(tokens) and tokens[i + 1] in _NEW_ITEM
+    return token in _AND and i + 1 < len(tokens) and tokens[i + 1] in _NEW_ITEM
 
 COMMON_WORDS = frozenset(
     "je j ne n pas de d le l la les a au aux et un une des du en me se il elle est on y ai suis mon ma "

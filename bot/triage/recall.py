@@ -106,10 +106,11 @@ class RecallNet:
 
     def classify(self, text: str) -> RecallHit | None:
         """The emergency category the message most resembles, if it beats `none` clearly."""
-        # A code, a number, "ok" or an emoji says nothing the net could recognise.
-        if sum(1 for t in tokenize(text[:2000]) if t.isalpha() and len(t) > 1) < MIN_WORDS:
-            return None
         found = features(text)
+        # A code, a number, "ok" or an emoji says nothing the net could recognise.
+        words = sum(n for f, n in found.items() if f.startswith("w:") and f[2:].isalpha() and len(f) > 3)
+        if words < MIN_WORDS:
+            return None
         scores = self.scores(found)
         ranked = [j for j in np.argsort(-scores) if j != self.none]
         best = self.labels[ranked[0]]

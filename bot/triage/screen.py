@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .analysis import Analysis, analyse
 from .conditions import CONCEPT_KEYS
-from .decision import flags_for
+from .decision import flags_for, flags_if_confirmed
 from .facts import Facts, facts_from_text
 from .recall import RecallHit, recall_net
 from .rules import LEVEL_RANK, RedFlagRule, RuleBook, rules
@@ -100,9 +100,7 @@ def screen_message(text: str, language: str | None = None) -> Screening:
     if urgent:
         return Screening(urgent=[to_red_flag(f, analysis, book) for f in urgent])
     consult_recall_net(text, facts, book)
-    if_true = facts.copy()
-    if_true.concepts |= facts.uncertain
-    to_confirm = bool(facts.uncertain) and any(_urgent(f) for f in flags_for(if_true, book))
+    to_confirm = bool(facts.uncertain) and any(_urgent(f) for f in flags_if_confirmed(facts, facts.uncertain, book))
     return Screening(concerns=[to_red_flag(f, analysis, book) for f in flags_for(facts, book)], to_confirm=to_confirm)
 
 
