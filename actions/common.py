@@ -7,8 +7,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.db import sessionmaker
-from bot.directory import Directory, get_directory
+from bot.core.db import sessionmaker
+from bot.hospital.directory import Directory, get_directory
 
 
 def language_of(tracker: Tracker) -> str:

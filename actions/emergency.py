@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import directory, language_of
-from bot.orientation import emergency_reply
+from bot.triage.orientation import emergency_reply
 
 
 class ActionEmergency(Action):

@@ -6,7 +6,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import utter
-from bot.identity import expect_phone
+from bot.conversation.identity import expect_phone
 
 
 class ActionLinkPhone(Action):

@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import directory, language_of, latest_entity, utter
-from bot.practical import answer_practical
+from bot.hospital.practical import answer_practical
 
 
 async def answer_practical_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:

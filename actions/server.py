@@ -17,7 +17,7 @@ from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
-from bot.startup import settle_heap
+from bot.core.startup import settle_heap
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import directory, language_of
 from actions.practical import answer_practical_turn
-from bot.orientation import (
+from bot.triage.orientation import (
     answer_buttons,
     next_question,
     orientation_reply,
@@ -25,7 +25,7 @@ from bot.orientation import (
     stuck_notice,
     triage_state,
 )
-from bot.practical import PRACTICAL_INTENTS
+from bot.hospital.practical import PRACTICAL_INTENTS
 from bot.triage import warm_up
 
 # rasa_sdk imports this module before it reports healthy: build the triage pipeline (edsnlp,

@@ -69,10 +69,10 @@ def bench_ours(patients: int, rounds: int) -> dict:
     for name in ("RASA_PORT", "ACTION_PORT", "PARCOURS_PORT"):
         os.environ[name] = str(_free_port())
     from bench.memory import peak_rss_mb
-    from bot.cli import _seed
-    from bot.config import settings
-    from bot.migrate import upgrade
-    from bot.stack import Stack, train
+    from bot.ops.cli import _seed
+    from bot.core.config import settings
+    from bot.ops.migrate import upgrade
+    from bot.ops.supervisor import Stack, train
 
     train_dir = Path(tempfile.mkdtemp(prefix="parcours-train-"))
     started = time.monotonic()

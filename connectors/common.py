@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 
-from bot import delivery
-from bot.config import settings
-from bot.datafiles import load, localized
-from bot.db import session_scope
-from bot.language import supported_languages
-from bot.models import InboundReceipt
-from bot.transcript import Reply, conversation_for, record_incoming, record_outgoing
+from bot.messaging import delivery
+from bot.core.config import settings
+from bot.core.datafiles import load, localized
+from bot.core.db import session_scope
+from bot.core.language import supported_languages
+from bot.messaging.models import InboundReceipt
+from bot.conversation.transcript import Reply, conversation_for, record_incoming, record_outgoing
 
 
 class BodyTooLarge(Exception):

@@ -54,7 +54,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    from bot.config import settings
+    from bot.core.config import settings
 
     return settings().database_url
 
@@ -62,7 +62,7 @@ def database_url() -> str:
 @pytest.fixture(scope="session")
 async def migrated_database(database_url: str) -> str:
     """The schema as Alembic builds it in production."""
-    from bot.migrate import upgrade
+    from bot.ops.migrate import upgrade
 
     await asyncio.to_thread(upgrade)
     return database_url
@@ -71,8 +71,8 @@ async def migrated_database(database_url: str) -> str:
 @pytest.fixture(scope="session")
 async def seeded_database(migrated_database: str) -> str:
     """The migrated schema with the demo hospital loaded."""
-    from bot import db
-    from bot.seed import seed
+    from bot.core import db
+    from bot.hospital.seed import seed
 
     async with db.session_scope() as session:
         await seed(session)

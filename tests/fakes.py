@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import engine
+from bot.conversation import engine
 
 
 class FakeEngine:

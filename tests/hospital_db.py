@@ -22,10 +22,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.db import make_engine
-from bot.directory import Directory, load_directory
-from bot.models import Base
-from bot.seed import DEFAULT_PATH, SeedReport, seed
+from bot.core.db import make_engine
+from bot.hospital.directory import Directory, load_directory
+from bot.core.tables import Base
+from bot.hospital.seed import DEFAULT_PATH, SeedReport, seed
 
 Sessions = async_sessionmaker[AsyncSession]
 

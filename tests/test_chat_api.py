@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot import db
-from bot.api.app import create_app
-from bot.models import Conversation, Message
+from bot.core import db
+from bot.main import create_app
+from bot.conversation.models import Conversation, Message
 from tests.fakes import FakeEngine
 from tests.staff import staff_headers
 
@@ -18,7 +18,7 @@ from tests.staff import staff_headers
 @pytest.fixture
 def fake_engine(monkeypatch) -> FakeEngine:
     fake = FakeEngine()
-    monkeypatch.setattr("bot.engine.send_to_engine", fake.send)
+    monkeypatch.setattr("bot.conversation.engine.send_to_engine", fake.send)
     return fake
 
 

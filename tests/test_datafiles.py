@@ -6,10 +6,10 @@ import string
 
 import pytest
 
-from bot.datafiles import load
-from bot.language import supported_languages
+from bot.core.datafiles import load
+from bot.core.language import supported_languages
 
-SETTINGS = {"version", "reply_style"}
+SETTINGS = {"version", "reply_style", "connectors"}
 
 
 @pytest.mark.parametrize("name", ["messages", "channels"])

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import directory as directory_module
-from bot.directory import (
+from bot.hospital import directory as directory_module
+from bot.hospital.directory import (
     Directory,
     EmptyDirectoryError,
     OpeningSlot,
@@ -337,7 +337,7 @@ def test_service_lists_are_alphabetical_in_the_patients_language(demo_directory:
 
 
 def test_a_practical_answer_comes_from_the_directory(demo_directory: Directory) -> None:
-    from bot.practical import answer_practical
+    from bot.hospital.practical import answer_practical
 
     answer = answer_practical(demo_directory, "ask_hours", "c quoi les horaires de la cardio stp", "fr")
     [utterance] = answer.utterances

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.language import choose_language, detect_language, requested_language
+from bot.core.language import choose_language, detect_language, requested_language
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 """The orientation's questions never dead-end: descriptions add up, unreadable ones are counted,
-and the questions stop with the orientation so far (bot/orientation.py)."""
+and the questions stop with the orientation so far (bot/triage/orientation.py)."""
 
 from __future__ import annotations
 
-from bot.orientation import (
+from bot.triage.orientation import (
     MISSES,
     answer_buttons,
     next_question,

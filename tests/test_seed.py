@@ -13,8 +13,8 @@ import yaml
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import Exam, OpeningHours, Practitioner, Service, Site
-from bot.seed import DEFAULT_PATH, SPECIALTIES, SeedError, read_hospital, seed
+from bot.hospital.models import Exam, OpeningHours, Practitioner, Service, Site
+from bot.hospital.seed import DEFAULT_PATH, SPECIALTIES, SeedError, read_hospital, seed
 
 pytest_plugins = ("tests.hospital_db",)  # fixtures: hospital_db (an empty database), seed_hospital
 Sessions = async_sessionmaker[AsyncSession]

@@ -98,15 +98,16 @@ async def post_sms(client, form: dict[str, str], signature: str | None = "valid"
 
 async def run_worker(passes: int = 1) -> int:
     """What the back office's worker does in the background, one pass at a time."""
-    from bot import delivery, outbox
+    from bot.messaging import delivery
+    from bot.messaging import outbox
 
     worker = outbox.Worker(delivery.dispatch, name="test-worker")
     return sum([await worker.run_once() for _ in range(passes)])
 
 
 async def conversation_of(channel: str, sender: str):
-    from bot import db
-    from bot.models import Conversation
+    from bot.core import db
+    from bot.conversation.models import Conversation
 
     async with db.session_scope() as session:
         return await session.scalar(select(Conversation).where(Conversation.channel == channel,
@@ -114,8 +115,8 @@ async def conversation_of(channel: str, sender: str):
 
 
 async def count_messages(channel: str, sender: str) -> int:
-    from bot import db
-    from bot.models import Conversation, Message
+    from bot.core import db
+    from bot.conversation.models import Conversation, Message
 
     async with db.session_scope() as session:
         return await session.scalar(select(func.count(Message.id)).join(Conversation).where(
@@ -123,8 +124,8 @@ async def count_messages(channel: str, sender: str) -> int:
 
 
 async def outbox_rows(conversation_id: str | None = None):
-    from bot import db
-    from bot.models import OutboxMessage
+    from bot.core import db
+    from bot.messaging.models import OutboxMessage
 
     query = select(OutboxMessage).order_by(OutboxMessage.id)
     if conversation_id:

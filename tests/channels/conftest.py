@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy import delete
 from twilio.request_validator import RequestValidator
 
-from bot import engine
+from bot.conversation import engine
 from tests.channels.builders import BOT_TOKEN, PUBLIC_URL, TWILIO_SID, TWILIO_TOKEN, WEBHOOK_SECRET
 
 
@@ -173,17 +173,17 @@ class ChannelEngine:
 @pytest.fixture
 def fake_engine(monkeypatch) -> ChannelEngine:
     fake = ChannelEngine()
-    monkeypatch.setattr("bot.engine.send_to_engine", fake.send)
-    monkeypatch.setattr("bot.engine.trigger_intent", fake.trigger)
+    monkeypatch.setattr("bot.conversation.engine.send_to_engine", fake.send)
+    monkeypatch.setattr("bot.conversation.engine.trigger_intent", fake.trigger)
     return fake
 
 
 @pytest.fixture(autouse=True)
 async def channels_env(monkeypatch, migrated_database, fake_telegram, fake_twilio):
     """Both channels configured against the fakes; no quiet hours, no rate limits, immediate retries."""
-    from bot import db
-    from bot.models import OutboxMessage
-    from connectors import settings as channel_settings
+    from bot.core import db
+    from bot.messaging.models import OutboxMessage
+    from bot.core import config as channel_settings
 
     env = {
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -194,18 +194,18 @@ async def channels_env(monkeypatch, migrated_database, fake_telegram, fake_twili
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    channel_settings.reset()
+    channel_settings.reset_settings()
     fake_telegram.reset()
     fake_twilio.reset()
     async with db.session_scope() as session:
         await session.execute(delete(OutboxMessage))  # each test sees only its own deliveries
     yield
-    channel_settings.reset()
+    channel_settings.reset_settings()
 
 
 @pytest.fixture
 async def client(migrated_database):
-    from bot.api.app import create_app
+    from bot.main import create_app
 
     transport = httpx.ASGITransport(app=create_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

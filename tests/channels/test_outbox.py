@@ -9,9 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from bot import db, delivery, outbox
-from bot.models import OutboxMessage
-from bot.transcript import Reply
+from bot.core import db
+from bot.messaging import delivery
+from bot.messaging import channels, outbox
+from bot.messaging.channels import Channel, load_channels
+from bot.messaging.models import OutboxMessage
+from bot.conversation.transcript import Reply
 from tests.channels.builders import (
     conversation_of, new_chat, new_phone, outbox_rows, post_sms, post_update, run_worker, sms_form,
     text_update,
@@ -85,10 +88,10 @@ async def test_several_workers_never_send_the_same_row_twice(client, fake_engine
 
 
 async def test_a_message_waiting_for_a_retry_holds_back_the_later_ones(client, fake_engine, fake_telegram, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_RETRY_BASE_SECONDS", "60")
-    settings.reset()
+    settings.reset_settings()
     chat, conversation_id = await telegram_conversation(client)
     fake_telegram.failures = [500]
     await delivery.send_proactive(conversation_id, Reply(text="premier"), idempotency_key=f"o1-{chat}")
@@ -113,10 +116,10 @@ def at_paris(hour: int, minute: int = 0, day: int = 15, month: int = 1) -> datet
      (at_paris(22, 0, day=27, month=3), at_paris(8, 0, day=28, month=3))],
 )
 def test_quiet_hours_in_paris_time(monkeypatch, moment, expected):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_QUIET_HOURS", "21:00-08:00")
-    settings.reset()
+    settings.reset_settings()
     assert outbox.quiet_until(moment, "sms", urgent=False, kind="proactive") == expected
     assert outbox.quiet_until(moment, "sms", urgent=True, kind="proactive") is None
     assert outbox.quiet_until(moment, "telegram", urgent=False, kind="reply") is None
@@ -125,10 +128,10 @@ def test_quiet_hours_in_paris_time(monkeypatch, moment, expected):
 
 async def test_at_night_reminders_wait_for_the_morning_but_urgent_messages_and_replies_do_not(
         client, fake_engine, fake_twilio, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_QUIET_HOURS", "21:00-08:00")
-    settings.reset()
+    settings.reset_settings()
     night = at_paris(23, 15)
     monkeypatch.setattr(outbox, "clock", lambda: night)
     phone = new_phone()
@@ -166,7 +169,7 @@ async def test_an_engine_trigger_runs_once_and_is_retried_while_the_engine_is_do
 
 
 async def test_engine_messages_reach_the_patients_channel_through_the_outbox(client, fake_engine, fake_telegram):
-    from bot.config import settings
+    from bot.core.config import settings
 
     chat, conversation_id = await telegram_conversation(client)
     headers = {"Authorization": f"Bearer {settings().gateway_token}"}
@@ -189,7 +192,8 @@ async def test_a_registered_web_deliverer_gets_proactive_messages(client, fake_e
     async def push(conversation, reply):
         pushed.append((conversation.sender, reply.text))
 
-    monkeypatch.setitem(delivery._deliverers, "web", push)
+    load_channels()
+    monkeypatch.setitem(channels._channels, "web", Channel(name="web", deliver=push))
     body = (await client.post("/api/chat", json={"sender": "web-session-1234567890", "text": "bonjour"})).json()
     [entry] = await delivery.send_proactive(body["conversation_id"], Reply(text="Une infirmière vous répond"),
                                             idempotency_key="nurse-reply-1", author="nurse")
@@ -230,10 +234,10 @@ async def test_delivery_status_needs_the_staff_token(client, fake_engine, header
 
 
 async def test_the_rate_limit_spaces_messages(monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_RATE_LIMITS", "sms=20")
-    settings.reset()
+    settings.reset_settings()
     limiter = outbox.RateLimiter()
     started = time.monotonic()
     await asyncio.gather(*(limiter.acquire("sms") for _ in range(30)))
@@ -244,11 +248,11 @@ async def test_the_rate_limit_spaces_messages(monkeypatch):
 
 
 def test_backoff_grows_exponentially_up_to_the_cap(monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_RETRY_BASE_SECONDS", "5")
     monkeypatch.setenv("OUTBOX_RETRY_MAX_SECONDS", "900")
-    settings.reset()
+    settings.reset_settings()
     delays = [outbox.backoff_seconds(n) for n in range(1, 12)]
     assert 4 <= delays[0] <= 6 and 8 <= delays[1] <= 12 and 16 <= delays[2] <= 24
     assert max(delays) <= 900 * 1.2
@@ -256,10 +260,10 @@ def test_backoff_grows_exponentially_up_to_the_cap(monkeypatch):
 
 
 async def test_the_background_worker_retries_by_itself(client, fake_engine, fake_telegram, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("OUTBOX_POLL_SECONDS", "0.05")
-    settings.reset()
+    settings.reset_settings()
     chat, conversation_id = await telegram_conversation(client)
     fake_telegram.failures = [503, 503]
     outbox.start_worker(delivery.dispatch)

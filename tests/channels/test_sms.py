@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from bot import delivery
-from bot.transcript import Reply
-from connectors import sms
+from bot.messaging import delivery
+from bot.conversation.transcript import Reply
+from connectors.sms import channel as sms
 from tests.channels.builders import (
     conversation_of, count_messages, new_phone, outbox_rows, post_sms, PUBLIC_URL, run_worker, sms_form,
 )
@@ -72,10 +72,10 @@ async def test_a_signature_over_other_fields_or_another_url_is_refused(client, f
 
 
 async def test_without_configuration_the_webhook_says_so(client, fake_engine, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.delenv("PARCOURS_PUBLIC_URL")
-    settings.reset()
+    settings.reset_settings()
     response = await post_sms(client, sms_form(new_phone(), "bonjour"))
     assert response.status_code == 503
     assert "PARCOURS_PUBLIC_URL" in response.json()["detail"]
@@ -184,10 +184,10 @@ async def test_an_emergency_answer_mentions_114(client, fake_engine, fake_twilio
 
 
 async def test_a_long_french_reply_is_split_at_segment_boundaries(client, fake_engine, fake_twilio, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("SMS_MAX_SEGMENTS", "2")
-    settings.reset()
+    settings.reset_settings()
     phone = new_phone()
     text = ("Préparez-vous à l'examen : être à jeun depuis la veille, apporter votre carte Vitale, "
             "l'ordonnance et vos anciens clichés. Prévoyez d'arriver quinze minutes en avance. ") * 3
@@ -241,10 +241,10 @@ async def test_delivery_receipts_update_the_outbox(client, fake_engine, fake_twi
 
 
 async def test_the_log_provider_logs_no_text_and_no_number(client, fake_engine, fake_twilio, monkeypatch, caplog):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.setenv("SMS_PROVIDER", "log")
-    settings.reset()
+    settings.reset_settings()
     phone = new_phone()
     with caplog.at_level(logging.INFO):  # (DEBUG would show aiosqlite echoing SQL parameters)
         await post_sms(client, sms_form(phone, "j'ai mal au ventre depuis hier"))

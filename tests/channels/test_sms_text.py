@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import sms
+from connectors.sms import channel as sms
 
 
 @pytest.mark.parametrize(

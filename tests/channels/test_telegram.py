@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bot import delivery
-from bot.transcript import Reply
-from connectors import telegram
+from bot.messaging import delivery
+from bot.conversation.transcript import Reply
+from connectors.telegram import channel as telegram
 from tests.channels.builders import (
     UNSUPPORTED, callback_update, conversation_of, count_messages, message_update, new_chat, outbox_rows,
     post_update, run_worker, text_update,
@@ -90,10 +90,10 @@ async def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_processed(cli
 
 
 async def test_without_configuration_the_webhook_says_so(client, fake_engine, monkeypatch):
-    from connectors import settings
+    from bot.core import config as settings
 
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN")
-    settings.reset()
+    settings.reset_settings()
     response = await post_update(client, text_update(new_chat(), "bonjour"))
     assert response.status_code == 503
     assert "TELEGRAM_BOT_TOKEN" in response.json()["detail"]

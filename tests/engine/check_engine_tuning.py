@@ -9,7 +9,7 @@ import sys
 
 from jsonschema import ValidationError, validate
 
-from connectors import engine_tuning
+from connectors.rasa import engine_tuning
 from rasa.core.actions.action import RemoteAction
 
 GOOD = [
@@ -96,7 +96,7 @@ async def _tracker_store_matches_rasas() -> list[str]:
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from connectors.tracker_store import ParcoursTrackerStore
+    from connectors.rasa.tracker_store import ParcoursTrackerStore
 
     domain = Domain.load("domain.yml")
     turns = [

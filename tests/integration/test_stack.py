@@ -12,8 +12,8 @@ import socket
 import httpx
 import pytest
 
-from bot.config import settings
-from bot.stack import MODEL, Stack
+from bot.core.config import settings
+from bot.ops.supervisor import MODEL, Stack
 from tests.staff import staff_headers
 
 pytestmark = [pytest.mark.integration]
@@ -105,12 +105,12 @@ async def test_a_brief_action_server_outage_gets_try_again_then_recovers(api, st
 async def test_the_engine_can_speak_first_through_the_gateway(api):
     body = await say(api, "it-proactive", "bonjour")
     conversation_id = body["conversation_id"]
-    from bot import engine
+    from bot.conversation import engine
 
     await engine.trigger_intent(conversation_id, "greet")
     await engine.close()
-    from bot import db
-    from bot.transcript import history
+    from bot.core import db
+    from bot.conversation.transcript import history
 
     for _ in range(50):
         async with db.session_scope() as session:

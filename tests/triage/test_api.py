@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from bot.api.triage import router
+from bot.triage.router import router
 
 
 @pytest.fixture(scope="module")

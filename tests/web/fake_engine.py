@@ -59,8 +59,8 @@ class ScriptedEngine(FakeEngine):
 
 def create_test_app():
     """The back office with the scripted engine in place of Rasa (for the browser tests' server)."""
-    from bot import engine
-    from bot.api.app import create_app
+    from bot.conversation import engine
+    from bot.main import create_app
 
     engine.send_to_engine = ScriptedEngine().send
     return create_app()

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
-from bot import db
-from bot.api.app import create_app
-from bot.models import Conversation, Message
-from connectors import web_channel
+from bot.core import db
+from bot.main import create_app
+from bot.conversation.models import Conversation, Message
+from connectors.web import channel as web_channel
 from tests.web.fake_engine import ScriptedEngine
 from tests.staff import staff_headers
 
@@ -30,7 +30,7 @@ def new_session() -> str:
 @pytest.fixture
 def engine(monkeypatch) -> ScriptedEngine:
     fake = ScriptedEngine()
-    monkeypatch.setattr("bot.engine.send_to_engine", fake.send)
+    monkeypatch.setattr("bot.conversation.engine.send_to_engine", fake.send)
     return fake
 
 
@@ -286,7 +286,7 @@ def test_an_unexpected_failure_is_reported_and_the_socket_survives(client, monke
         calls.append(args)
         if len(calls) == 1:
             raise RuntimeError("boom")
-        from bot.chat import handle_incoming
+        from bot.conversation.message_path import handle_incoming
 
         return await handle_incoming(*args, **kwargs)
 
@@ -370,7 +370,7 @@ def test_the_widget_files_are_served(client):
 
 def test_the_widget_never_renders_message_text_as_html():
     """The one innerHTML in the widget is for its own static icons."""
-    source = (web_channel.__file__.rsplit("/", 1)[0] + "/web/widget.js")
+    source = web_channel.__file__.rsplit("/", 1)[0] + "/widget.js"
     with open(source, encoding="utf-8") as handle:
         lines = [line for line in handle if "innerHTML" in line]
     assert len(lines) == 1 and "static icons" in lines[0]
@@ -383,7 +383,7 @@ def test_the_history_is_documented_and_the_socket_is_not_in_openapi(client):
 
 
 def _gateway_token() -> str:
-    from bot.config import settings
+    from bot.core.config import settings
 
     return settings().gateway_token
 

@@ -1,0 +1,158 @@
+"""The message path every channel uses: record, screen, decide the language, ask the engine, record.
+
+    channel → handle_incoming → transcript → red-flag screen → gateway → Rasa → transcript → channel
+
+A patient's message is committed to the transcript before the engine sees it, so nothing is
+lost when the engine is down; the patient then gets a polite "try again" with the emergency number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.conversation import engine
+from bot.conversation import identity
+from bot.core.config import settings
+from bot.core.datafiles import load, message
+from bot.core.db import session_scope
+from bot.core.language import choose_language, greeting_language, supported_languages
+from bot.triage.orientation import emergency_reply, support_reply
+from bot.conversation.screening import screen
+from bot.conversation.transcript import Reply, conversation_by_id, has_patient_messages, conversation_for, record_incoming, record_outgoing
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 5000  # what we keep; longer messages are cut and the patient is told
+MAX_ENGINE_TEXT = 1000  # what the classifier reads: the opening of a message carries its intent
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+# Invisible characters inside a word ("dou\u200bleur") are deleted, not turned into spaces: a
+# space would split the word and hide the symptom from the screen.
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Buttons send these intents as "/intent{...}" payloads; anything else starting with "/" typed by a
+# patient is read as text, so nobody can type "/restart" or "/emergency" to drive the engine.
+BUTTON_INTENTS = frozenset(
+    {"affirm", "deny", "inform_service", "inform_exam", "answer", "mistake", "switch_language", "choose"}
+)
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
+
+
+@dataclass
+class Turn:
+    conversation_id: str
+    language: str
+    replies: list[Reply]
+    red_flags: list[str]
+
+
+def clean_text(text: str) -> tuple[str, bool]:
+    """Printable, normalised text, and whether it had to be cut."""
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", _INVISIBLE.sub("", text))).strip()
+    return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
+
+
+def button_payload(text: str) -> tuple[str, dict] | None:
+    """The intent and entities of a button's payload, or None for anything a patient typed."""
+    match = _PAYLOAD.match(text)
+    if not match or match["intent"] not in BUTTON_INTENTS:
+        return None
+    try:
+        entities = json.loads(match["entities"]) if match["entities"] else {}
+    except json.JSONDecodeError:
+        entities = {}
+    return match["intent"], entities if isinstance(entities, dict) else {}
+
+
+def language_of_turn(text: str, current: str | None, default: str, *, first_message: bool = False) -> str:
+    """A button press is not a sentence: it keeps the language, unless it is the language button."""
+    if not text:
+        return current or default
+    if (payload := button_payload(text)) is not None:
+        requested = payload[1].get("language")
+        return requested if requested in supported_languages() else (current or default)
+    return choose_language(text, current, default, first_message=first_message)
+
+
+def reply_style(channel: str) -> str:
+    """`short` where every character counts (SMS): the engine then picks its short variations."""
+    return load("channels")["reply_style"].get(channel, "full")
+
+
+def engine_message(text: str, language: str, red_flags: list[str], *, orientation: bool = False) -> str:
+    """What Rasa receives: a deterministic emergency intent on a red flag; the orientation, with the
+    patient's words as its complaint, for a possible emergency or dark thoughts (so the engine asks
+    its confirming question instead of the classifier sending the message elsewhere); else the
+    patient's words."""
+    if red_flags:
+        return "/emergency" + json.dumps({"red_flags": red_flags, "language": language})
+    if orientation:
+        return "/describe_symptoms" + json.dumps({"complaint": text[:MAX_ENGINE_TEXT], "language": language})
+    if (payload := button_payload(text)) is not None:
+        intent, entities = payload
+        # A payload skips the NLU pipeline, so the language must ride along in it.
+        return f"/{intent}" + json.dumps({**entities, "language": language})
+    return text.lstrip("/")[:MAX_ENGINE_TEXT] or "..."
+
+
+async def handle_incoming(channel: str, sender: str, text: str, metadata: dict | None = None) -> Turn:
+    text, truncated = clean_text(text)
+    default_language = settings().default_language
+    async with session_scope() as session:
+        conversation = await conversation_for(session, channel, sender, default_language)
+        # Only a greeting needs to know whether it opens the conversation: ask the database then only.
+        first_message = greeting_language(text) is not None and not await has_patient_messages(session, conversation.id)
+        language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
+        conversation.language = language
+        await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
+        conversation_id = conversation.id
+        verifying = await identity.is_pending(session, conversation_id)
+    # Committed: from here on, a failure loses no patient message.
+
+    if not text:
+        replies = [Reply(text=message("empty_message", language))]
+        return await _record_replies(conversation_id, replies, language, [])
+
+    result = screen(text, language)
+    if verifying and result.red_flags:
+        await identity.cancel(conversation_id)  # the emergency takes over any step in progress
+    elif verifying and (answer := await identity.answer_pending(conversation_id, text, language)) is not None:
+        # The number or the code of a phone verification: answered here, never shown to the engine.
+        return await _record_replies(conversation_id, [Reply(text=answer.text(language))], language, [])
+    replies: list[Reply] = []
+    if truncated:
+        replies.append(Reply(text=message("message_truncated", language)))
+    try:
+        raw = await engine.send_to_engine(
+            conversation_id,
+            engine_message(text, language, result.red_flags, orientation=result.needs_orientation),
+            # The back office's own decisions win over what a caller put in the metadata.
+            {**(metadata or {}), "channel": channel, "language": language, "reply_style": reply_style(channel)},
+        )
+        replies.extend(Reply.from_rasa(item) for item in raw)
+    except engine.EngineUnavailable as error:
+        log.warning("engine unavailable for a turn: %s", error)
+        if result.red_flags:
+            # The emergency answer needs no engine: a patient in danger never gets "try again".
+            text, custom = emergency_reply(result.red_flags, None, language)
+            replies.append(Reply(text=text, custom=custom))
+        elif result.concerns:
+            # Dark thoughts: 3114 and a caring word need no engine either.
+            replies.append(Reply(text=support_reply(language)))
+            replies.append(Reply(text=message("engine_unavailable", language)))
+        else:
+            replies.append(Reply(text=message("engine_unavailable", language)))
+    if result.failed:
+        replies.append(Reply(text=message("emergency_reminder", language)))
+    return await _record_replies(conversation_id, replies, language, result.red_flags)
+
+
+async def _record_replies(conversation_id: str, replies: list[Reply], language: str, red_flags: list[str]) -> Turn:
+    async with session_scope() as session:
+        conversation = await conversation_by_id(session, conversation_id)
+        assert conversation is not None
+        for reply in replies:
+            await record_outgoing(session, conversation, reply, language=language)
+    return Turn(conversation_id=conversation_id, language=language, replies=replies, red_flags=red_flags)

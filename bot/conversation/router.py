@@ -1,0 +1,35 @@
+"""The message path as an HTTP endpoint: what every channel, the web page and integrations use."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Security
+from fastapi.security import HTTPAuthorizationCredentials
+
+from bot.core.auth import bearer, is_staff
+from bot.conversation.schemas import ChatRequest, ChatResponse, ReplyOut
+from bot.conversation.message_path import handle_incoming
+
+router = APIRouter(prefix="/api", tags=["chat"])
+# Patients on these channels come in through the providers' signed webhooks; here, writing as a
+# phone number or a Telegram chat would put words in that patient's transcript.
+SIGNED_CHANNELS = frozenset({"telegram", "sms"})
+
+
+@router.post("/chat", response_model=ChatResponse, summary="Send a patient message, get the assistant's replies",
+             responses={403: {"description": "telegram or sms without the staff token"}})
+async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> ChatResponse:
+    """Records the message, screens it for red flags, asks the engine and returns its replies.
+
+    The patient's message is stored before the engine is asked: if the engine is unavailable the
+    reply is a polite "try again" with the emergency number, and nothing is lost. `web` and `api`
+    are open (the web chat uses them); `telegram` and `sms` need the staff token.
+    """
+    if request.channel in SIGNED_CHANNELS and not is_staff(credentials):
+        raise HTTPException(403, f"{request.channel} messages arrive through the {request.channel} webhook; "
+                                 "posting them here needs the staff token")
+    turn = await handle_incoming(request.channel, request.sender, request.text, request.metadata)
+    return ChatResponse(
+        conversation_id=turn.conversation_id,
+        language=turn.language,
+        replies=[ReplyOut(text=r.text, buttons=r.buttons, custom=r.custom) for r in turn.replies],
+    )

@@ -1,0 +1,210 @@
+"""The one outbound path: every message the patient did not just ask for, and every reply sent
+through a provider, goes through the outbox (bot/messaging/outbox.py) to the patient's own channel.
+
+    send_proactive / trigger_proactive / deliver_from_engine / send_replies
+        → transcript + outbox rows (one transaction) → first attempt now → worker retries
+
+Channels plug in through `bot.messaging.channels` (each connector package registers a Channel):
+- its renderer turns replies into what the channel sends, one item per provider call (an SMS part,
+  a Telegram message), so a retry never resends a part that already went out;
+- its deliverer sends one item and returns the provider's id, or raises DeliveryError.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import engine
+from bot.messaging import outbox
+from bot.core.db import session_scope
+from bot.conversation.models import Conversation
+from bot.messaging.models import OutboxMessage
+from bot.messaging.channels import Deliverer, Renderer, channel, loaded_channels
+from bot.messaging.config import outbox_settings
+from bot.messaging.outbox import DeliveryError, OutboxEntry
+from bot.conversation.transcript import Reply, conversation_by_id, record_outgoing
+
+log = logging.getLogger(__name__)
+
+# Without a live deliverer a web message is still in the transcript: the page shows it on reload.
+_TRANSCRIPT_ONLY = {"web"}
+
+__all__ = [
+    "DeliveryError", "UnknownConversation", "deliver_from_engine", "dispatch",
+    "send_proactive", "send_replies", "start", "stop", "trigger_proactive",
+]
+
+
+class UnknownConversation(LookupError):
+    pass
+
+
+def deliverer_for(name: str) -> Deliverer | None:
+    found = channel(name)
+    return found.deliver if found else None
+
+
+def _as_is(_: Conversation, replies: list[Reply]) -> list[Reply]:
+    return [reply for reply in replies if reply.text or reply.buttons or reply.custom]
+
+
+def renderer_for(name: str) -> Renderer:
+    found = channel(name)
+    return found.render if found and found.render else _as_is
+
+
+def _payload(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text, "buttons": reply.buttons, "custom": reply.custom}
+
+
+def is_emergency(reply: Reply) -> bool:
+    triage = reply.custom.get("triage") if isinstance(reply.custom, dict) else None
+    return isinstance(triage, dict) and triage.get("level") == "emergency_call"
+
+
+# ---------------------------------------------------------------- sending one row
+
+
+async def dispatch(conversation: Conversation, row: OutboxMessage) -> str | None:
+    """What the outbox worker calls for each row: the channel's deliverer, or the engine for a trigger."""
+    if row.kind == "trigger":
+        try:
+            await engine.trigger_intent(conversation.id, row.payload["intent"], row.payload.get("entities") or {})
+        except engine.EngineUnavailable as error:
+            raise DeliveryError(f"engine: {error}") from error
+        return None
+    deliverer = deliverer_for(conversation.channel)
+    reply = Reply(text=row.payload.get("text", ""), buttons=row.payload.get("buttons") or [],
+                  custom=row.payload.get("custom") or {})
+    if deliverer is None:
+        if conversation.channel in _TRANSCRIPT_ONLY:
+            return None
+        raise DeliveryError(f"no delivery for channel {conversation.channel}", permanent=True)
+    return await deliverer(conversation, reply)
+
+
+# ---------------------------------------------------------------- what features call
+
+
+async def _enqueue_once(
+    conversation_id: str, idempotency_key: str,
+    rows_for: Callable[[AsyncSession, Conversation], Awaitable[list[OutboxMessage]]],
+) -> list[OutboxEntry]:
+    """Enqueue what `rows_for` adds, once per key, then attempt it at once."""
+    try:
+        async with session_scope() as session:
+            if found := await outbox.existing(session, idempotency_key):
+                return [OutboxEntry.of(row) for row in found]
+            conversation = await conversation_by_id(session, conversation_id)
+            if conversation is None:
+                raise UnknownConversation(conversation_id)
+            ids = [row.id for row in await rows_for(session, conversation)]
+    except IntegrityError:
+        # The same key was enqueued concurrently; that transaction won and this one left no trace.
+        async with session_scope() as session:
+            return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
+    await outbox.deliver_now(ids, dispatch)
+    return [entry for row_id in ids if (entry := await outbox.get_entry(row_id))]
+
+
+async def send_proactive(
+    conversation_id: str, reply: Reply, *, idempotency_key: str, urgent: bool = False, author: str = "bot"
+) -> list[OutboxEntry]:
+    """Send a message the patient did not ask for (reminder, check-in question, nurse reply).
+
+    Recorded in the transcript and the outbox in one transaction, then attempted at once unless quiet
+    hours or an opt-out hold it. Calling again with the same key sends nothing and returns the rows
+    of the first call. `urgent` ignores quiet hours (never opt-out). Raises UnknownConversation.
+    """
+
+    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
+        message = await record_outgoing(session, conversation, reply, author=author)
+        parts = renderer_for(conversation.channel)(conversation, [reply])
+        return await outbox.enqueue(
+            session, conversation, [_payload(part) for part in parts], kind="proactive",
+            idempotency_key=idempotency_key, urgent=urgent, message_id=message.id,
+        )
+
+    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
+
+
+async def trigger_proactive(
+    conversation_id: str, intent: str, entities: dict[str, Any] | None = None, *, idempotency_key: str,
+    urgent: bool = False,
+) -> list[OutboxEntry]:
+    """Start an engine turn for this conversation (a check-in), once, outside quiet hours.
+
+    The engine's replies come back through deliver_from_engine. Retried while the engine is down.
+    """
+
+    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
+        return await outbox.enqueue(
+            session, conversation, [{"intent": intent, "entities": entities or {}}], kind="trigger",
+            idempotency_key=idempotency_key, urgent=urgent,
+        )
+
+    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
+
+
+async def deliver_from_engine(conversation_id: str, message: dict[str, Any]) -> bool:
+    """A reply the engine produced without a patient message (trigger_intent); False if the conversation is unknown.
+
+    Rasa's callback carries no message id, so each call is its own message; the trigger that caused
+    it is the idempotent step (trigger_proactive).
+    """
+    reply = Reply.from_rasa(message)
+    try:
+        await send_proactive(conversation_id, reply, idempotency_key=f"engine:{uuid.uuid4().hex}",
+                             urgent=is_emergency(reply))
+    except UnknownConversation:
+        return False
+    return True
+
+
+async def send_replies(conversation_id: str, replies: Sequence[Reply], *, key_prefix: str) -> list[str]:
+    """The answers to a patient's message on a provider channel; already in the transcript.
+
+    `key_prefix` names the inbound message (Telegram update, Twilio MessageSid), so processing the
+    same inbound message twice could never send its answers twice.
+    """
+    async with session_scope() as session:
+        conversation = await conversation_by_id(session, conversation_id)
+        if conversation is None:
+            raise UnknownConversation(conversation_id)
+        parts = renderer_for(conversation.channel)(conversation, list(replies))
+        if not parts:
+            return []
+        try:
+            async with session.begin_nested():
+                rows = await outbox.enqueue(session, conversation, [_payload(p) for p in parts], kind="reply",
+                                            idempotency_key=key_prefix)
+        except IntegrityError:
+            return []
+        ids = [row.id for row in rows]
+    return await outbox.deliver_now(ids, dispatch)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+async def start() -> None:
+    """Start this process's outbox worker (back office lifespan, Telegram polling)."""
+    if outbox_settings().worker:
+        outbox.start_worker(dispatch)
+
+
+async def stop() -> None:
+    await outbox.stop_worker()
+    for found in loaded_channels():  # only the channels this process used have clients to close
+        if found.close is None:
+            continue
+        try:
+            await found.close()
+        except Exception as error:  # closing clients must not block shutdown
+            log.warning("closing %s failed: %s", found.name, type(error).__name__)

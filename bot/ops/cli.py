@@ -1,0 +1,106 @@
+"""`python -m bot <command>`: the back office's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from bot.core.config import VAR, settings
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from bot.ops.migrate import upgrade
+
+    upgrade()
+    print("database schema is up to date")
+
+
+async def _seed() -> None:
+    from bot.core import db
+    from bot.hospital.seed import seed
+
+    async with db.session_scope() as session:
+        report = await seed(session)
+    await db.dispose()
+    print(f"demo hospital seeded: {report}")
+
+
+def cmd_seed(_: argparse.Namespace) -> None:
+    asyncio.run(_seed())
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from bot.ops.supervisor import train
+
+    seconds = train(force=args.force)
+    print(f"model trained in {seconds:.0f} s" if seconds else "model is up to date (inputs unchanged)")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """Everything `make run` promises: schema, demo data, model, the three processes, URLs."""
+    from bot.ops.supervisor import Stack, StackError, train
+
+    cmd_migrate(args)
+    cmd_seed(args)
+    print("training the engine's model if its inputs changed…", flush=True)
+    cmd_train(args)
+    stack = Stack()
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print("starting the engine, the action server and the back office…", flush=True)
+    try:
+        seconds = stack.start()
+    except StackError as error:
+        sys.exit(f"could not start Parcours: {error}")
+    s = settings()
+    staff_token = "$PARCOURS_STAFF_TOKEN" if os.environ.get("PARCOURS_STAFF_TOKEN") else VAR / "staff.token"
+    print(
+        f"\nParcours is running (started in {seconds:.0f} s).\n"
+        f"  Chat with the assistant: {s.backoffice_url}/\n"
+        f"  API documentation:       {s.backoffice_url}/docs\n"
+        f"  Health:                  {s.backoffice_url}/health\n"
+        f"  Staff API token:         {staff_token} (Authorization: Bearer …, e.g. /api/outbox)\n"
+        f"  Logs:                    {VAR / 'logs'}\n"
+        "Press Ctrl-C to stop everything.",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            if dead := stack.dead():
+                print(f"the {dead[0].name} stopped unexpectedly; see {dead[0].log_path}", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    finally:
+        print("\nstopping…", flush=True)
+        stack.stop()
+        print("stopped.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Their INFO lines (each migration plugin, each health-check request) drown what `make run` says.
+    for chatty in ("alembic", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Parcours back office")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+    commands.add_parser("seed", help="load the demo hospital (idempotent)").set_defaults(func=cmd_seed)
+    train = commands.add_parser("train", help="train the engine's model if its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+    run = commands.add_parser("run", help="migrate, seed, train if needed and start the whole stack")
+    run.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    args.func(args)

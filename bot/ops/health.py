@@ -1,0 +1,34 @@
+"""`GET /health`: the database, the engine and the action server, as a load balancer or an operator sees them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from bot.conversation import engine
+from bot.core.db import session_scope
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    engine: str
+    action_server: str
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, summary="Is the stack up?")
+async def health() -> Health:
+    try:
+        async with session_scope() as session:
+            await session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:
+        database = "down"
+    rasa, actions = await engine.engine_status(), await engine.action_server_status()
+    status = "ok" if (database, rasa, actions) == ("ok", "ok", "ok") else "degraded"
+    return Health(status=status, database=database, engine=rasa, action_server=actions)
