@@ -10,7 +10,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .language import detect_language
+from bot.core.language import default_language, likely_language, supported_languages
+
 from .lexicon import Match
 from .qualifiers import Mention, Qualifier
 from .rules import RuleBook, rules
@@ -76,7 +77,7 @@ def analyse(text: str, language: str | None = None) -> Analysis:
     book = rules()
     text = text[:MAX_CHARS]
     raw_tokens = tokenize(text)
-    lang = language if language in ("fr", "en") else detect_language(text, tokens=raw_tokens)
+    lang = language if language in supported_languages() else likely_language(text, default_language(), raw_tokens)
     tokens = book.lexicon.correct(raw_tokens)
     matches = _apply_masks(book.lexicon.find(tokens), book.masks)
     mentions = qualifier(book).qualify(tokens, matches, lang)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.triage.facts import parse_age, parse_duration, parse_pain, parse_sex, parse_temperature, parse_yes_no
-from bot.triage.language import detect_language
+from bot.core.language import likely_language
 from bot.triage.text import normalize, tokenize
 
 
@@ -136,4 +136,4 @@ def test_parse_sex_and_yes_no() -> None:
     ],
 )
 def test_detect_language(text: str, language: str) -> None:
-    assert detect_language(text) == language
+    assert likely_language(text, "fr") == language
