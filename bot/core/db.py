@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -14,13 +15,21 @@ _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so releasing a
+    # savepoint would commit the whole unit of work early; SQLAlchemy's documented fix: the driver
+    # stays out of it (autocommit) and every transaction starts with our own BEGIN (`_begin`).
+    dbapi_connection.isolation_level = None
     # WAL lets the action server read while the back office writes; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -34,6 +43,7 @@ def make_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -62,12 +72,6 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency."""
-    async with session_scope() as session:
-        yield session
 
 
 async def dispose() -> None:

@@ -58,8 +58,3 @@ class TriageResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The custom payload the chat sends next to the text: {"triage": {...}}."""
-        return {"triage": {"level": self.level, "service": self.service, "red_flags": list(self.red_flags)}}

@@ -142,10 +142,6 @@ PUNCTUATION = frozenset(".,;:!?()[]\"'/-…")
 SENTENCE_END = frozenset(".!?…\n")
 
 
-def is_word(token: str) -> bool:
-    return token[:1].isalnum()
-
-
 _SKELETON_RULES = [
     (re.compile(r"ph"), "f"),
     (re.compile(r"qu"), "k"),

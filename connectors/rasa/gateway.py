@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import hmac
-import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.callback import CallbackOutput
@@ -23,7 +22,6 @@ from sanic.response import HTTPResponse
 
 from connectors.rasa import engine_tuning
 
-logger = logging.getLogger(__name__)
 engine_tuning.apply()
 
 
