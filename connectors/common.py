@@ -1,10 +1,10 @@
-"""What the Telegram and SMS connectors share: redelivery detection, their own notices, webhook bodies."""
+"""What the Telegram and SMS connectors share: their own notices, their texts, webhook bodies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from bot.messaging import delivery
@@ -12,16 +12,12 @@ from bot.core.config import settings
 from bot.core.datafiles import load, localized
 from bot.core.db import session_scope
 from bot.core.language import supported_languages
-from bot.messaging.models import InboundReceipt
-from bot.conversation.transcript import Reply, conversation_for, record_incoming, record_outgoing
+from bot.conversation.message_path import NotRecorded
+from bot.conversation.transcript import Reply, conversation_for, record_incoming, record_outgoing, record_receipt
 
 
 class BodyTooLarge(Exception):
     pass
-
-
-class NotRecorded(Exception):
-    """The inbound message could not be recorded (database away): the provider should redeliver it."""
 
 
 def channel_text(key: str, language: str) -> str:
@@ -34,48 +30,35 @@ def language_from_hint(hint: str | None) -> str | None:
     return code if code in supported_languages() else None
 
 
-async def first_time(channel: str, external_id: str) -> bool:
-    """True the first time a provider delivers this message id; False for a redelivery.
+async def notice(
+    channel: str, sender: str, key: str, *, reply_key: str, receipt: str | None = None, incoming: str | None = None,
+    incoming_payload: dict[str, Any] | None = None, language: str | None = None, language_hint: str | None = None,
+    buttons: list[dict[str, str]] | None = None,
+) -> str | None:
+    """A message the connector answers itself (unsupported content, opt-out, commands), recorded and
+    sent; the conversation's id, or None when `receipt` shows a redelivery (see handle_incoming).
 
-    A unique row, not memory: it holds across restarts and back-office instances.
+    One transaction: the receipt, what the patient sent, the answer and its outbox rows.
+    `language` sets the conversation's language; `language_hint` only chooses it for a new conversation.
     """
     try:
         async with session_scope() as session:
-            session.add(InboundReceipt(channel=channel, external_id=external_id[:100]))
-    except IntegrityError:
-        return False
-    except Exception as error:
+            if receipt is not None and not await record_receipt(session, channel, receipt):
+                return None
+            conversation = await conversation_for(
+                session, channel, sender, language_hint or settings().default_language)
+            if language:
+                conversation.language = language
+            if incoming is not None:
+                await record_incoming(session, conversation, incoming, conversation.language, payload=incoming_payload)
+            reply = Reply(text=channel_text(key, conversation.language), buttons=buttons or [])
+            await record_outgoing(session, conversation, reply, author="system")
+            ids = await delivery.enqueue_replies(session, conversation, [reply], key_prefix=reply_key)
+            conversation_id = conversation.id
+    except SQLAlchemyError as error:
         raise NotRecorded(type(error).__name__) from error
-    return True
-
-
-async def notice(
-    channel: str, sender: str, key: str, *, reply_key: str, incoming: str | None = None,
-    incoming_payload: dict[str, Any] | None = None, language: str | None = None, language_hint: str | None = None,
-    buttons: list[dict[str, str]] | None = None,
-) -> str:
-    """A message the connector answers itself (unsupported content, opt-out, commands), recorded and sent.
-
-    `language` sets the conversation's language; `language_hint` only chooses it for a new conversation.
-    """
-    async with session_scope() as session:
-        conversation = await conversation_for(session, channel, sender, language_hint or settings().default_language)
-        if language:
-            conversation.language = language
-        if incoming is not None:
-            await record_incoming(session, conversation, incoming, conversation.language, payload=incoming_payload)
-        reply = Reply(text=channel_text(key, conversation.language), buttons=buttons or [])
-        await record_outgoing(session, conversation, reply, author="system")
-        conversation_id = conversation.id
-    await delivery.send_replies(conversation_id, [reply], key_prefix=reply_key)
+    await delivery.deliver_enqueued(ids)
     return conversation_id
-
-
-async def ensure_conversation(channel: str, sender: str, language_hint: str | None) -> None:
-    """Create a new conversation in the language the patient's app uses, before the first message."""
-    if language_hint:
-        async with session_scope() as session:
-            await conversation_for(session, channel, sender, language_hint)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

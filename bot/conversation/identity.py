@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messaging import outbox
+from bot.messaging.delivery import enqueue_proactive
 from bot.core.datafiles import message
 from bot.core.db import session_scope
 from bot.conversation.models import Conversation, Patient, PhoneVerification
@@ -44,10 +45,14 @@ _CODE = re.compile(r"^\d{6}$")
 
 @dataclass
 class Answer:
-    """What the back office says, as a key of bot/conversation/data/messages.yml and its parameters."""
+    """What the back office says, as a key of bot/conversation/data/messages.yml and its parameters.
+
+    `outbox_ids`: the code SMS enqueued in the caller's transaction, to attempt once it has committed.
+    """
 
     key: str
     params: dict[str, object] = field(default_factory=dict)
+    outbox_ids: list[int] = field(default_factory=list)
 
     def text(self, language: str) -> str:
         return message(self.key, language).format(**self.params)
@@ -113,30 +118,29 @@ async def expect_phone(conversation_id: str) -> None:
                                       created_at=now, expires_at=now + CODE_TTL))
 
 
-async def cancel(conversation_id: str) -> None:
-    async with session_scope() as session:
-        await _close_pending(session, conversation_id)
+async def cancel(session: AsyncSession, conversation_id: str) -> None:
+    await _close_pending(session, conversation_id)
 
 
-async def answer_pending(conversation_id: str, text: str, language: str) -> Answer | None:
-    """The back office's answer when this message is the number or the code a verification waits for.
+async def answer_pending(session: AsyncSession, conversation_id: str, text: str, language: str) -> Answer | None:
+    """The back office's answer when this message is the number or the code a verification waits for,
+    in the caller's transaction.
 
     None when nothing waits, or when the patient moved on to something else: then the verification
     is cancelled and the message goes to the engine as usual.
     """
-    async with session_scope() as session:
-        verification = await _pending(session, conversation_id)
-        if verification is None:
-            return None
-        compact = re.sub(r"\s", "", text)
-        if verification.status == CODE_SENT and _CODE.match(compact):
-            return await _confirm(session, verification, compact, language)
-        if (phone := normalise_mobile(text)) is not None:
-            return await _send_code(session, verification, phone, language)
-        if _PHONE_LIKE.match(text.strip()):
-            return Answer("phone_not_mobile")
-        await _close_pending(session, conversation_id)
+    verification = await _pending(session, conversation_id)
+    if verification is None:
         return None
+    compact = re.sub(r"\s", "", text)
+    if verification.status == CODE_SENT and _CODE.match(compact):
+        return await _confirm(session, verification, compact, language)
+    if (phone := normalise_mobile(text)) is not None:
+        return await _send_code(session, verification, phone, language)
+    if _PHONE_LIKE.match(text.strip()):
+        return Answer("phone_not_mobile")
+    await _close_pending(session, conversation_id)
+    return None
 
 
 async def _codes_sent_recently(session: AsyncSession, *, conversation_id: str | None = None,
@@ -175,15 +179,13 @@ async def _send_code(session: AsyncSession, verification: PhoneVerification, pho
     verification.created_at = now
     verification.expires_at = now + CODE_TTL
     await session.flush()
-    verification_id, sms_id = verification.id, sms.id
-    await session.commit()
-
-    from bot.messaging.delivery import send_proactive  # delivery imports the channels; keep this module light
-
+    # The code SMS commits with the verification that holds its hash: neither exists without the other.
     # Urgent: a code asked for at 22:00 must not wait for the end of quiet hours.
-    await send_proactive(sms_id, Reply(text=message("phone_code_sms", language).format(code=code)),
-                         idempotency_key=f"phone-code:{verification_id}", urgent=True, author="system")
-    return Answer("phone_code_sent", {"phone": masked(phone), "minutes": int(CODE_TTL.total_seconds() // 60)})
+    outbox_ids = await enqueue_proactive(
+        session, sms, Reply(text=message("phone_code_sms", language).format(code=code)),
+        idempotency_key=f"phone-code:{verification.id}", urgent=True, author="system")
+    return Answer("phone_code_sent", {"phone": masked(phone), "minutes": int(CODE_TTL.total_seconds() // 60)},
+                  outbox_ids)
 
 
 async def _confirm(session: AsyncSession, verification: PhoneVerification, code: str, language: str) -> Answer:

@@ -13,16 +13,22 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any, overload
 
-from bot.conversation import engine
-from bot.conversation import identity
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import engine, identity
+from bot.conversation.screening import ScreenResult, screen
+from bot.conversation.transcript import (
+    Reply, conversation_by_id, conversation_for, has_patient_messages, record_incoming, record_outgoing, record_receipt,
+)
 from bot.core.config import settings
 from bot.core.datafiles import load, message
 from bot.core.db import session_scope
 from bot.core.language import choose_language, greeting_language, supported_languages
+from bot.messaging import delivery
 from bot.triage.orientation import emergency_reply, support_reply
-from bot.conversation.screening import screen
-from bot.conversation.transcript import Reply, conversation_by_id, has_patient_messages, conversation_for, record_incoming, record_outgoing
 
 log = logging.getLogger(__name__)
 
@@ -97,33 +103,77 @@ def engine_message(text: str, language: str, red_flags: list[str], *, orientatio
     return text.lstrip("/")[:MAX_ENGINE_TEXT] or "..."
 
 
-async def handle_incoming(channel: str, sender: str, text: str, metadata: dict | None = None) -> Turn:
+class NotRecorded(Exception):
+    """The patient's message could not be recorded (database away): nothing of it was kept, so the
+    provider should deliver it again (webhooks answer 5xx)."""
+
+
+@overload
+async def handle_incoming(
+    channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: None = None,
+    reply_key: str | None = None, language_hint: str | None = None,
+) -> Turn: ...
+
+
+@overload
+async def handle_incoming(
+    channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: str,
+    reply_key: str | None = None, language_hint: str | None = None,
+) -> Turn | None: ...
+
+
+async def handle_incoming(
+    channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: str | None = None,
+    reply_key: str | None = None, language_hint: str | None = None,
+) -> Turn | None:
+    """One patient message, in two transactions: before the engine (the message and what it
+    settles) and after (the replies).
+
+    `receipt`: the provider's id of this message (Telegram update, Twilio MessageSid), recorded with
+    the message in one transaction: a redelivery returns None, and a message that could not be
+    recorded raises NotRecorded with nothing kept, so that the provider's retry is processed.
+    `reply_key`: the replies are also enqueued for delivery on the channel, with the transcript.
+    `language_hint`: the language of a new conversation (the patient's app language).
+    """
     text, truncated = clean_text(text)
     default_language = settings().default_language
-    async with session_scope() as session:
-        conversation = await conversation_for(session, channel, sender, default_language)
-        # Only a greeting needs to know whether it opens the conversation: ask the database then only.
-        first_message = greeting_language(text) is not None and not await has_patient_messages(session, conversation.id)
-        language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
-        conversation.language = language
-        await record_incoming(session, conversation, text, language, payload={"metadata": metadata} if metadata else None)
-        conversation_id = conversation.id
-        verifying = await identity.is_pending(session, conversation_id)
+    try:
+        async with session_scope() as session:
+            if receipt is not None and not await record_receipt(session, channel, receipt):
+                return None
+            conversation = await conversation_for(session, channel, sender, language_hint or default_language)
+            # Only a greeting needs to know whether it opens the conversation: ask the database then only.
+            first_message = greeting_language(text) is not None and not await has_patient_messages(
+                session, conversation.id)
+            language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
+            conversation.language = language
+            await record_incoming(session, conversation, text, language,
+                                  payload={"metadata": metadata} if metadata else None)
+            conversation_id = conversation.id
+            verifying = await identity.is_pending(session, conversation_id)
+    except SQLAlchemyError as error:
+        raise NotRecorded(type(error).__name__) from error
     # Committed: from here on, a failure loses no patient message.
+    turn = Turn(conversation_id=conversation_id, language=language, replies=[], red_flags=[])
 
     if not text:
-        replies = [Reply(text=message("empty_message", language))]
-        return await _record_replies(conversation_id, replies, language, [])
+        turn.replies.append(Reply(text=message("empty_message", language)))
+        return await _answer(turn, reply_key)
 
     result = screen(text, language)
-    if verifying and result.red_flags:
-        await identity.cancel(conversation_id)  # the emergency takes over any step in progress
-    elif verifying and (answer := await identity.answer_pending(conversation_id, text, language)) is not None:
-        # The number or the code of a phone verification: answered here, never shown to the engine.
-        return await _record_replies(conversation_id, [Reply(text=answer.text(language))], language, [])
-    replies: list[Reply] = []
+    turn.red_flags = result.red_flags
+    if verifying and not result.red_flags:
+        async with session_scope() as session:
+            answer = await identity.answer_pending(session, conversation_id, text, language)
+            if answer is not None:
+                # The number or the code of a phone verification: answered here, never shown to the engine.
+                turn.replies.append(Reply(text=answer.text(language)))
+                ids = await _record(session, turn, reply_key)
+        if answer is not None:
+            await delivery.deliver_enqueued(answer.outbox_ids + ids)
+            return turn
     if truncated:
-        replies.append(Reply(text=message("message_truncated", language)))
+        turn.replies.append(Reply(text=message("message_truncated", language)))
     try:
         raw = await engine.send_to_engine(
             conversation_id,
@@ -131,28 +181,42 @@ async def handle_incoming(channel: str, sender: str, text: str, metadata: dict |
             # The back office's own decisions win over what a caller put in the metadata.
             {**(metadata or {}), "channel": channel, "language": language, "reply_style": reply_style(channel)},
         )
-        replies.extend(Reply.from_rasa(item) for item in raw)
+        turn.replies.extend(Reply.from_rasa(item) for item in raw)
     except engine.EngineUnavailable as error:
         log.warning("engine unavailable for a turn: %s", error)
-        if result.red_flags:
-            # The emergency answer needs no engine: a patient in danger never gets "try again".
-            text, custom = emergency_reply(result.red_flags, None, language)
-            replies.append(Reply(text=text, custom=custom))
-        elif result.concerns:
-            # Dark thoughts: 3114 and a caring word need no engine either.
-            replies.append(Reply(text=support_reply(language)))
-            replies.append(Reply(text=message("engine_unavailable", language)))
-        else:
-            replies.append(Reply(text=message("engine_unavailable", language)))
+        turn.replies.extend(_without_engine(result, language))
     if result.failed:
-        replies.append(Reply(text=message("emergency_reminder", language)))
-    return await _record_replies(conversation_id, replies, language, result.red_flags)
+        turn.replies.append(Reply(text=message("emergency_reminder", language)))
+    # The emergency takes over any verification in progress.
+    return await _answer(turn, reply_key, cancel_verification=verifying and bool(result.red_flags))
 
 
-async def _record_replies(conversation_id: str, replies: list[Reply], language: str, red_flags: list[str]) -> Turn:
+def _without_engine(result: ScreenResult, language: str) -> list[Reply]:
+    if result.red_flags:
+        # The emergency answer needs no engine: a patient in danger never gets "try again".
+        text, custom = emergency_reply(result.red_flags, None, language)
+        return [Reply(text=text, custom=custom)]
+    if result.concerns:
+        # Dark thoughts: 3114 and a caring word need no engine either.
+        return [Reply(text=support_reply(language)), Reply(text=message("engine_unavailable", language))]
+    return [Reply(text=message("engine_unavailable", language))]
+
+
+async def _record(session: AsyncSession, turn: Turn, reply_key: str | None) -> list[int]:
+    """The turn's replies in the transcript and, on a provider channel, in the outbox."""
+    conversation = await conversation_by_id(session, turn.conversation_id)
+    assert conversation is not None
+    for reply in turn.replies:
+        await record_outgoing(session, conversation, reply, language=turn.language)
+    if reply_key is None:
+        return []
+    return await delivery.enqueue_replies(session, conversation, turn.replies, key_prefix=reply_key)
+
+
+async def _answer(turn: Turn, reply_key: str | None, *, cancel_verification: bool = False) -> Turn:
     async with session_scope() as session:
-        conversation = await conversation_by_id(session, conversation_id)
-        assert conversation is not None
-        for reply in replies:
-            await record_outgoing(session, conversation, reply, language=language)
-    return Turn(conversation_id=conversation_id, language=language, replies=replies, red_flags=red_flags)
+        if cancel_verification:
+            await identity.cancel(session, turn.conversation_id)
+        ids = await _record(session, turn, reply_key)
+    await delivery.deliver_enqueued(ids)
+    return turn

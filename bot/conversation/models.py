@@ -58,6 +58,21 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
 
+class InboundReceipt(Base):
+    """A provider's id for a message it delivered to us (Telegram update_id, Twilio MessageSid).
+
+    The unique key makes a redelivery a no-op, across restarts and back-office instances alike.
+    """
+
+    __tablename__ = "inbound_receipts"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_receipt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class PhoneVerification(Base):
     """A patient proving a mobile number from a conversation, so that channels can be linked.
 

@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from bot.core.auth import bearer, is_staff
 from bot.conversation.schemas import ChatRequest, ChatResponse, ReplyOut
-from bot.conversation.message_path import handle_incoming
+from bot.conversation.message_path import NotRecorded, handle_incoming
 
 router = APIRouter(prefix="/api", tags=["chat"])
 # Patients on these channels come in through the providers' signed webhooks; here, writing as a
@@ -16,7 +16,8 @@ SIGNED_CHANNELS = frozenset({"telegram", "sms"})
 
 
 @router.post("/chat", response_model=ChatResponse, summary="Send a patient message, get the assistant's replies",
-             responses={403: {"description": "telegram or sms without the staff token"}})
+             responses={403: {"description": "telegram or sms without the staff token"},
+                        503: {"description": "The message could not be recorded (nothing was kept): send it again"}})
 async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> ChatResponse:
     """Records the message, screens it for red flags, asks the engine and returns its replies.
 
@@ -27,7 +28,10 @@ async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials |
     if request.channel in SIGNED_CHANNELS and not is_staff(credentials):
         raise HTTPException(403, f"{request.channel} messages arrive through the {request.channel} webhook; "
                                  "posting them here needs the staff token")
-    turn = await handle_incoming(request.channel, request.sender, request.text, request.metadata)
+    try:
+        turn = await handle_incoming(request.channel, request.sender, request.text, request.metadata)
+    except NotRecorded:
+        raise HTTPException(503, "the message could not be recorded and nothing was kept: please send it again") from None
     return ChatResponse(
         conversation_id=turn.conversation_id,
         language=turn.language,

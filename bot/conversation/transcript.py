@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.models import Conversation, Message
+from bot.conversation.models import Conversation, InboundReceipt, Message
 
 
 @dataclass
@@ -73,6 +73,20 @@ async def record_incoming(
     session.add(message)
     await session.flush()
     return message
+
+
+async def record_receipt(session: AsyncSession, channel: str, external_id: str) -> bool:
+    """True the first time a provider delivers this message id; False for a redelivery.
+
+    A unique row, not memory: it holds across restarts and back-office instances, and it commits
+    with the message it acknowledges.
+    """
+    try:
+        async with session.begin_nested():
+            session.add(InboundReceipt(channel=channel, external_id=external_id[:100]))
+    except IntegrityError:
+        return False
+    return True
 
 
 async def record_outgoing(

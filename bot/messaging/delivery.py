@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 _TRANSCRIPT_ONLY = {"web"}
 
 __all__ = [
-    "DeliveryError", "UnknownConversation", "deliver_from_engine", "dispatch",
-    "send_proactive", "send_replies", "start", "stop", "trigger_proactive",
+    "DeliveryError", "UnknownConversation", "deliver_enqueued", "deliver_from_engine", "dispatch", "enqueue_proactive",
+    "enqueue_replies", "send_proactive", "send_replies", "start", "stop", "trigger_proactive",
 ]
 
 
@@ -90,27 +90,67 @@ async def dispatch(conversation: Conversation, row: OutboxMessage) -> str | None
 
 
 # ---------------------------------------------------------------- what features call
+#
+# Each sending function has a transactional half that takes the caller's session (`enqueue_*`:
+# the transcript and the outbox rows commit with whatever else the caller writes) and returns the
+# row ids to attempt once that transaction has committed (`deliver_enqueued`).
+
+
+async def deliver_enqueued(row_ids: Sequence[int]) -> list[str]:
+    """Attempt rows the caller's transaction has committed; what does not go now is the worker's."""
+    return await outbox.deliver_now(row_ids, dispatch) if row_ids else []
 
 
 async def _enqueue_once(
-    conversation_id: str, idempotency_key: str,
-    rows_for: Callable[[AsyncSession, Conversation], Awaitable[list[OutboxMessage]]],
-) -> list[OutboxEntry]:
-    """Enqueue what `rows_for` adds, once per key, then attempt it at once."""
+    session: AsyncSession, idempotency_key: str, rows_for: Callable[[], Awaitable[list[OutboxMessage]]],
+) -> list[int]:
+    """Enqueue what `rows_for` adds, once per key: [] if the key was enqueued before, even concurrently."""
+    if await outbox.existing(session, idempotency_key):
+        return []
     try:
-        async with session_scope() as session:
-            if found := await outbox.existing(session, idempotency_key):
-                return [OutboxEntry.of(row) for row in found]
-            conversation = await conversation_by_id(session, conversation_id)
-            if conversation is None:
-                raise UnknownConversation(conversation_id)
-            ids = [row.id for row in await rows_for(session, conversation)]
+        async with session.begin_nested():
+            return [row.id for row in await rows_for()]
     except IntegrityError:
-        # The same key was enqueued concurrently; that transaction won and this one left no trace.
-        async with session_scope() as session:
-            return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
-    await outbox.deliver_now(ids, dispatch)
-    return [entry for row_id in ids if (entry := await outbox.get_entry(row_id))]
+        return []  # the same key was enqueued concurrently; that transaction won
+
+
+async def enqueue_proactive(
+    session: AsyncSession, conversation: Conversation, reply: Reply, *, idempotency_key: str, urgent: bool = False,
+    author: str = "bot",
+) -> list[int]:
+    """The transcript message and its outbox rows, in the caller's transaction (see send_proactive)."""
+
+    async def rows_for() -> list[OutboxMessage]:
+        message = await record_outgoing(session, conversation, reply, author=author)
+        parts = renderer_for(conversation.channel)(conversation, [reply])
+        return await outbox.enqueue(
+            session, conversation, [_payload(part) for part in parts], kind="proactive",
+            idempotency_key=idempotency_key, urgent=urgent, message_id=message.id,
+        )
+
+    return await _enqueue_once(session, idempotency_key, rows_for)
+
+
+async def enqueue_replies(
+    session: AsyncSession, conversation: Conversation, replies: Sequence[Reply], *, key_prefix: str,
+) -> list[int]:
+    """The answers to a patient's message on a provider channel (already in the transcript), as
+    outbox rows in the caller's transaction. `key_prefix` names the inbound message (Telegram
+    update, Twilio MessageSid), so processing it twice could never send its answers twice."""
+    parts = renderer_for(conversation.channel)(conversation, list(replies))
+    if not parts:
+        return []
+
+    async def rows_for() -> list[OutboxMessage]:
+        return await outbox.enqueue(session, conversation, [_payload(p) for p in parts], kind="reply",
+                                    idempotency_key=key_prefix)
+
+    return await _enqueue_once(session, key_prefix, rows_for)
+
+
+async def _entries(idempotency_key: str) -> list[OutboxEntry]:
+    async with session_scope() as session:
+        return [OutboxEntry.of(row) for row in await outbox.existing(session, idempotency_key)]
 
 
 async def send_proactive(
@@ -122,16 +162,14 @@ async def send_proactive(
     hours or an opt-out hold it. Calling again with the same key sends nothing and returns the rows
     of the first call. `urgent` ignores quiet hours (never opt-out). Raises UnknownConversation.
     """
-
-    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
-        message = await record_outgoing(session, conversation, reply, author=author)
-        parts = renderer_for(conversation.channel)(conversation, [reply])
-        return await outbox.enqueue(
-            session, conversation, [_payload(part) for part in parts], kind="proactive",
-            idempotency_key=idempotency_key, urgent=urgent, message_id=message.id,
-        )
-
-    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
+    async with session_scope() as session:
+        conversation = await conversation_by_id(session, conversation_id)
+        if conversation is None:
+            raise UnknownConversation(conversation_id)
+        ids = await enqueue_proactive(session, conversation, reply, idempotency_key=idempotency_key, urgent=urgent,
+                                      author=author)
+    await deliver_enqueued(ids)
+    return await _entries(idempotency_key)
 
 
 async def trigger_proactive(
@@ -142,14 +180,20 @@ async def trigger_proactive(
 
     The engine's replies come back through deliver_from_engine. Retried while the engine is down.
     """
+    async with session_scope() as session:
+        conversation = await conversation_by_id(session, conversation_id)
+        if conversation is None:
+            raise UnknownConversation(conversation_id)
 
-    async def rows_for(session: AsyncSession, conversation: Conversation) -> list[OutboxMessage]:
-        return await outbox.enqueue(
-            session, conversation, [{"intent": intent, "entities": entities or {}}], kind="trigger",
-            idempotency_key=idempotency_key, urgent=urgent,
-        )
+        async def rows_for() -> list[OutboxMessage]:
+            return await outbox.enqueue(
+                session, conversation, [{"intent": intent, "entities": entities or {}}], kind="trigger",
+                idempotency_key=idempotency_key, urgent=urgent,
+            )
 
-    return await _enqueue_once(conversation_id, idempotency_key, rows_for)
+        ids = await _enqueue_once(session, idempotency_key, rows_for)
+    await deliver_enqueued(ids)
+    return await _entries(idempotency_key)
 
 
 async def deliver_from_engine(conversation_id: str, message: dict[str, Any]) -> bool:
@@ -168,26 +212,13 @@ async def deliver_from_engine(conversation_id: str, message: dict[str, Any]) -> 
 
 
 async def send_replies(conversation_id: str, replies: Sequence[Reply], *, key_prefix: str) -> list[str]:
-    """The answers to a patient's message on a provider channel; already in the transcript.
-
-    `key_prefix` names the inbound message (Telegram update, Twilio MessageSid), so processing the
-    same inbound message twice could never send its answers twice.
-    """
+    """`enqueue_replies` in a transaction of its own, then the first attempt."""
     async with session_scope() as session:
         conversation = await conversation_by_id(session, conversation_id)
         if conversation is None:
             raise UnknownConversation(conversation_id)
-        parts = renderer_for(conversation.channel)(conversation, list(replies))
-        if not parts:
-            return []
-        try:
-            async with session.begin_nested():
-                rows = await outbox.enqueue(session, conversation, [_payload(p) for p in parts], kind="reply",
-                                            idempotency_key=key_prefix)
-        except IntegrityError:
-            return []
-        ids = [row.id for row in rows]
-    return await outbox.deliver_now(ids, dispatch)
+        ids = await enqueue_replies(session, conversation, replies, key_prefix=key_prefix)
+    return await deliver_enqueued(ids)
 
 
 # ---------------------------------------------------------------- lifecycle

@@ -1,5 +1,4 @@
-"""The outbox and what channels remember: inbound receipts, per-conversation channel state, long
-Telegram button payloads."""
+"""The outbox and what channels remember: per-conversation channel state, long Telegram button payloads."""
 
 from __future__ import annotations
 
@@ -41,21 +40,6 @@ class OutboxMessage(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-
-
-class InboundReceipt(Base):
-    """A provider's id for a message it delivered to us (Telegram update_id, Twilio MessageSid).
-
-    The unique key makes a redelivery a no-op, across restarts and back-office instances alike.
-    """
-
-    __tablename__ = "inbound_receipts"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_receipt"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class ChannelState(Base):

@@ -42,7 +42,8 @@ from sqlalchemy.orm import aliased
 from bot.core.config import settings
 from bot.core.db import session_scope
 from bot.conversation.models import Conversation
-from bot.messaging.models import CallbackToken, ChannelState, InboundReceipt, OutboxMessage
+from bot.conversation.models import InboundReceipt
+from bot.messaging.models import CallbackToken, ChannelState, OutboxMessage
 from bot.messaging.config import outbox_settings
 
 log = logging.getLogger(__name__)
@@ -467,11 +468,6 @@ async def stop_worker() -> None:
     if _worker is not None:
         await _worker.stop()
     _worker = None
-
-
-def wake_worker() -> None:
-    if _worker is not None:
-        _worker.wake()
 
 
 # ---------------------------------------------------------------- reading

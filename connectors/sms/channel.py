@@ -36,7 +36,7 @@ from bot.conversation.models import Conversation
 from bot.messaging.models import ChannelState
 from bot.messaging.outbox import DeliveryError
 from bot.conversation.transcript import Reply, conversation_for
-from connectors.common import channel_text, first_time, notice
+from connectors.common import channel_text, notice
 from connectors.sms.settings import SmsSettings, sms_settings
 from connectors.textsplit import split_text
 
@@ -312,20 +312,20 @@ def chosen_option(body: str, options: list[dict[str, str]]) -> str | None:
 async def process_inbound(form: dict[str, str]) -> str:
     """One incoming SMS (Twilio's form fields), processed once; what was done (never the text)."""
     sid, sender, body = form["MessageSid"], form["From"], form.get("Body", "")
-    if not await first_time(CHANNEL, sid):
-        return "duplicate"
-    key = f"sms:{sid}"
+    key = f"sms:{sid}"  # the MessageSid is recorded with what the message brings: a redelivery is skipped
     if word := keyword(body):
         opted_out = word == "stop"
-        await _set_opt_out(sender, opted_out)
-        await notice(CHANNEL, sender, "sms_opted_out" if opted_out else "sms_opted_in", reply_key=key,
-                     incoming=body.strip()[:40], incoming_payload={"keyword": word})
-        return "opted_out" if opted_out else "opted_in"
+        await _set_opt_out(sender, opted_out)  # idempotent: a redelivered STOP changes nothing
+        done = await notice(CHANNEL, sender, "sms_opted_out" if opted_out else "sms_opted_in", reply_key=key,
+                            receipt=sid, incoming=body.strip()[:40], incoming_payload={"keyword": word})
+        return ("opted_out" if opted_out else "opted_in") if done else "duplicate"
     media = form.get("NumMedia", "0")
     if not body.strip() and media.isdigit() and int(media) > 0:
-        await notice(CHANNEL, sender, "text_only", reply_key=key, incoming="", incoming_payload={"unsupported": "mms"})
-        return "unsupported"
+        done = await notice(CHANNEL, sender, "text_only", reply_key=key, receipt=sid, incoming="",
+                            incoming_payload={"unsupported": "mms"})
+        return "unsupported" if done else "duplicate"
     text = chosen_option(body, await _take_options(sender)) or body
-    turn = await handle_incoming(CHANNEL, sender, text)
-    await delivery.send_replies(turn.conversation_id, turn.replies, key_prefix=key)
+    turn = await handle_incoming(CHANNEL, sender, text, receipt=sid, reply_key=key)
+    if turn is None:
+        return "duplicate"
     return "option" if text is not body else "message"

@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.messaging import outbox
 from connectors.sms import channel as sms
-from connectors.common import BodyTooLarge, NotRecorded, read_body
+from bot.conversation.message_path import NotRecorded
+from connectors.common import BodyTooLarge, read_body
 from connectors.sms.settings import sms_settings
 
 log = logging.getLogger(__name__)

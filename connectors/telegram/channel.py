@@ -32,7 +32,7 @@ from bot.conversation.models import Conversation
 from bot.messaging.models import CallbackToken
 from bot.messaging.outbox import DeliveryError
 from bot.conversation.transcript import Reply
-from connectors.common import channel_text, ensure_conversation, first_time, language_from_hint, notice
+from connectors.common import channel_text, language_from_hint, notice
 from connectors.telegram.settings import telegram_settings
 from connectors.textsplit import split_text, utf16_length
 
@@ -193,51 +193,53 @@ def _deep_link_language(payload: str) -> str | None:
 
 async def process_update(update: Update) -> str:
     """Handle one update once; what was done (for logs and tests, never the text)."""
-    if not await first_time(CHANNEL, str(update.update_id)):
-        return "duplicate"
-    key = f"tg:{update.update_id}"
+    receipt = str(update.update_id)  # recorded with what the update brings: a redelivery is skipped
     if update.callback_query is not None:
-        return await _on_callback(update.callback_query, key)
+        return await _on_callback(update.callback_query, receipt)
     if update.edited_message is not None:
         message = update.edited_message
         if message.chat.type != "private":
             return "ignored"
-        await notice(CHANNEL, str(message.chat.id), "edited_message", reply_key=key,
-                     language_hint=language_from_hint(message.from_user and message.from_user.language_code))
-        return "edited"
+        done = await notice(CHANNEL, str(message.chat.id), "edited_message", reply_key=_reply_key(receipt),
+                            receipt=receipt,
+                            language_hint=language_from_hint(message.from_user and message.from_user.language_code))
+        return "edited" if done else "duplicate"
     message = update.message
     if message is None or message.chat.type != "private":
         return "ignored"  # channel posts, membership changes, groups
-    return await _on_message(message, key)
+    return await _on_message(message, receipt)
 
 
-async def _on_message(message: TelegramMessage, key: str) -> str:
-    sender = str(message.chat.id)
+def _reply_key(receipt: str) -> str:
+    return f"tg:{receipt}"
+
+
+async def _on_message(message: TelegramMessage, receipt: str) -> str:
+    sender, key = str(message.chat.id), _reply_key(receipt)
     hint = language_from_hint(message.from_user.language_code if message.from_user else None)
     if message.text is None:
         if message.effective_attachment is None:
             return "ignored"  # a service message (pinned, joined…): nothing was said
         attachment = message.effective_attachment
         kind = "photo" if isinstance(attachment, (list, tuple)) else type(attachment).__name__.lower()
-        await notice(CHANNEL, sender, "text_only", reply_key=key, incoming="",
-                     incoming_payload={"unsupported": kind}, language_hint=hint)
-        return "unsupported"
+        done = await notice(CHANNEL, sender, "text_only", reply_key=key, receipt=receipt, incoming="",
+                            incoming_payload={"unsupported": kind}, language_hint=hint)
+        return "unsupported" if done else "duplicate"
     command = _command(message.text)
     if command and command[0] in ("start", "help"):
         argument = command[1][:64]
         language = _deep_link_language(argument) if command[0] == "start" else None
-        await notice(CHANNEL, sender, "welcome", reply_key=key, incoming=f"/{command[0]}",
-                     incoming_payload={"start": argument} if argument else None, language=language, language_hint=hint)
-        return command[0]
+        done = await notice(CHANNEL, sender, "welcome", reply_key=key, receipt=receipt, incoming=f"/{command[0]}",
+                            incoming_payload={"start": argument} if argument else None, language=language,
+                            language_hint=hint)
+        return command[0] if done else "duplicate"
     if command and command[0] == "language":
         buttons = [{"title": name, "payload": f"l:{code}"} for code, name in LANGUAGE_NAMES.items()]
-        await notice(CHANNEL, sender, "choose_language", reply_key=key, incoming="/language", buttons=buttons,
-                     language_hint=hint)
-        return "language"
-    await ensure_conversation(CHANNEL, sender, hint)
-    turn = await handle_incoming(CHANNEL, sender, message.text)
-    await delivery.send_replies(turn.conversation_id, turn.replies, key_prefix=key)
-    return "message"
+        done = await notice(CHANNEL, sender, "choose_language", reply_key=key, receipt=receipt, incoming="/language",
+                            buttons=buttons, language_hint=hint)
+        return "language" if done else "duplicate"
+    turn = await handle_incoming(CHANNEL, sender, message.text, receipt=receipt, reply_key=key, language_hint=hint)
+    return "message" if turn else "duplicate"
 
 
 async def _token_payload(sender: str, token: str) -> str | None:
@@ -250,7 +252,8 @@ async def _token_payload(sender: str, token: str) -> str | None:
         return found.payload if owner == sender else None  # a token only works in its own chat
 
 
-async def _on_callback(query: CallbackQuery, key: str) -> str:
+async def _on_callback(query: CallbackQuery, receipt: str) -> str:
+    key = _reply_key(receipt)
     try:
         await query.answer()  # stops the button's spinner; the answer itself comes as a message
     except TelegramError as error:
@@ -262,16 +265,16 @@ async def _on_callback(query: CallbackQuery, key: str) -> str:
     kind, _, value = (query.data or "").partition(":")
     payload = value if kind == "p" else await _token_payload(sender, value) if kind == "t" else None
     if not payload:
-        await notice(CHANNEL, sender, "button_expired", reply_key=key)
-        return "expired"
+        done = await notice(CHANNEL, sender, "button_expired", reply_key=key, receipt=receipt)
+        return "expired" if done else "duplicate"
     if payload.startswith("l:") and payload[2:] in LANGUAGE_NAMES:  # the /language buttons
         language = payload[2:]
-        await notice(CHANNEL, sender, "language_set", reply_key=key, incoming=LANGUAGE_NAMES[language],
-                     incoming_payload={"language": language}, language=language)
-        return "language_set"
-    turn = await handle_incoming(CHANNEL, sender, payload)
-    await delivery.send_replies(turn.conversation_id, turn.replies, key_prefix=key)
-    return "button"
+        done = await notice(CHANNEL, sender, "language_set", reply_key=key, receipt=receipt,
+                            incoming=LANGUAGE_NAMES[language], incoming_payload={"language": language},
+                            language=language)
+        return "language_set" if done else "duplicate"
+    turn = await handle_incoming(CHANNEL, sender, payload, receipt=receipt, reply_key=key)
+    return "button" if turn else "duplicate"
 
 
 # ---------------------------------------------------------------- polling

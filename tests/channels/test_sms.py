@@ -90,6 +90,28 @@ async def test_a_redelivered_message_sid_gets_one_answer(client, fake_engine, fa
     assert len(fake_twilio.to(phone)) == 1
 
 
+async def test_a_message_that_failed_to_be_stored_is_answered_when_redelivered(
+        client, fake_engine, fake_twilio, monkeypatch):
+    """The MessageSid commits with the message: a failed write answers 503 and keeps neither, so a
+    redelivery (Twilio's fallback, a replay) is processed, not skipped as a duplicate."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.conversation import message_path
+
+    async def failing_write(*args, **kwargs):
+        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
+
+    phone = new_phone()
+    form = sms_form(phone, "bonjour")
+    with monkeypatch.context() as patched:
+        patched.setattr(message_path, "record_incoming", failing_write)
+        assert (await post_sms(client, form)).status_code == 503
+    response = await post_sms(client, form)
+    assert response.headers["x-parcours-outcome"] == "message"
+    assert len(fake_twilio.to(phone)) == 1
+    assert await count_messages("sms", phone) == 2
+
+
 async def test_an_empty_sms_gets_a_polite_request_for_text(client, fake_engine, fake_twilio):
     phone = new_phone()
     response = await post_sms(client, sms_form(phone, "   "))

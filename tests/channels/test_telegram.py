@@ -273,10 +273,32 @@ async def test_when_the_database_cannot_record_the_update_telegram_is_asked_to_r
     def unavailable():
         raise OperationalError("INSERT", {}, Exception("database is away"))
 
-    monkeypatch.setattr("connectors.common.session_scope", unavailable)
+    monkeypatch.setattr("bot.conversation.message_path.session_scope", unavailable)
     response = await post_update(client, text_update(new_chat(), "bonjour"))
     assert response.status_code == 503
     assert not fake_engine.received and not fake_telegram.calls
+
+
+async def test_an_update_whose_message_failed_to_be_stored_is_processed_when_telegram_redelivers_it(
+        client, fake_engine, fake_telegram, monkeypatch):
+    """The receipt commits with the message: a write that fails after the receipt leaves neither,
+    so the redelivery is answered instead of being skipped as a duplicate."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.conversation import message_path
+
+    async def failing_write(*args, **kwargs):
+        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
+
+    chat = new_chat()
+    update = text_update(chat, "bonjour")
+    with monkeypatch.context() as patched:
+        patched.setattr(message_path, "record_incoming", failing_write)
+        assert (await post_update(client, update)).status_code == 503
+    response = await post_update(client, update)
+    assert response.status_code == 200
+    assert [m["text"] for m in fake_telegram.sent(chat)] == ["echo: bonjour"]
+    assert await count_messages("telegram", str(chat)) == 2  # the message and its answer, once
 
 
 async def test_when_the_engine_is_down_the_patient_is_told_on_telegram(client, fake_engine, fake_telegram):
