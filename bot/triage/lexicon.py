@@ -18,9 +18,9 @@ from a short word, which is where false alarms would come from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -156,7 +156,7 @@ def compile_pattern(
             raise PatternError(f"pattern {text!r}: only one '&' is allowed")
         near = Element(gap=FAR if far else NEAR)
         a, b = (_compile_side(side, classes) for side in sides)
-        variants = [(a, near, b), (b, near, a)]
+        variants: list[tuple[Element, ...]] = [(a, near, b), (b, near, a)]
     else:
         variants = [tuple(_compile_item(i, classes) for i in text.split())]
     for elements in variants:
@@ -211,7 +211,9 @@ class Lexicon:
         # Misspellings are corrected against the terms' whole words, as written (not their stems:
         # stems are short and many share a phonetic key, "connues" would become "confus").
         self.words = frozenset(words) or self.vocabulary
-        long_words = [w for w in self.words if len(w) >= 5 and w.isalpha()]
+        # Sorted: which word a skeleton keeps, and which candidate wins a tie, must not depend on
+        # the process's hash seed (it did: one message got the ED in one process, an appointment in another).
+        long_words = sorted(w for w in self.words if len(w) >= 5 and w.isalpha())
         self._by_skeleton: dict[str, str] = {}
         ambiguous: set[str] = set()
         for word in long_words:
