@@ -8,7 +8,10 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from bot.hospital import directory as directory_module
 from bot.hospital.directory import (
@@ -25,6 +28,7 @@ from bot.hospital.directory import (
     is_open,
     load_directory,
 )
+from bot.hospital.models import Service
 
 pytest_plugins = ("tests.hospital_db",)  # fixtures: hospital_db, seed_hospital, demo_directory
 Sessions = async_sessionmaker[AsyncSession]
@@ -184,11 +188,27 @@ def test_the_directory_answers_by_code_and_specialty(demo_directory: Directory) 
 
 def test_the_snapshot_is_immutable(demo_directory: Directory) -> None:
     service = demo_directory.service("cardiologie")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        service.phone = "0"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        service.phone = "0"
     with pytest.raises(dataclasses.FrozenInstanceError):
         demo_directory.services = ()  # type: ignore[misc]
     assert isinstance(service.hours, tuple) and isinstance(service.practitioners, tuple)
+
+
+@on_loop
+async def test_rows_the_file_would_refuse_are_still_answered_for(hospital_db: Sessions, seed_hospital) -> None:
+    """An administrator's row need not say everything the hospital file must."""
+    await seed_hospital(hospital_db)
+    async with hospital_db() as session:
+        service = await session.scalar(
+            select(Service).where(Service.code == "urologie").options(selectinload(Service.hours)))
+        service.specialty, service.phone, service.description = "nephrology", "", {"fr": "Les reins."}
+        service.hours = []
+        await session.commit()
+    async with hospital_db() as session:
+        urology = (await load_directory(session)).service("urologie")
+    assert (urology.specialty, urology.phone, urology.description) == ("nephrology", "", {"fr": "Les reins."})
+    assert format_hours(urology, "fr") == "horaires non communiqués" and not is_open(urology)
 
 
 @on_loop
@@ -221,7 +241,7 @@ async def test_the_directory_is_cached_until_it_expires_or_a_seed_invalidates_it
 
 def service_with(hours: dict[int, list[tuple[str, str]]], open_all_hours: bool = False) -> ServiceInfo:
     slots = tuple(
-        OpeningSlot(day, time.fromisoformat(opens), time.fromisoformat(closes))
+        OpeningSlot(weekday=day, opens=time.fromisoformat(opens), closes=time.fromisoformat(closes))
         for day, intervals in sorted(hours.items()) for opens, closes in intervals
     )
     return ServiceInfo(
@@ -317,7 +337,7 @@ def test_the_location_reads_as_a_sentence_without_a_final_full_stop(demo_directo
     assert format_location(cardiology, "en").startswith("Building B, 2nd floor. From the main hall, follow the red line")
     assert format_location(demo_directory.service("urgences"), "fr").startswith("Bâtiment D, rez-de-chaussée. Entrée")
     assert format_location(demo_directory.service("medecine-polyvalente"), "en").startswith("Building A, 1st floor.")
-    basement = dataclasses.replace(cardiology, floor="-1", location={})
+    basement = cardiology.model_copy(update={"floor": "-1", "location": {}})
     assert format_location(basement, "fr") == "Bâtiment B, niveau -1 (sous-sol)"
     assert format_location(basement, "en") == "Building B, basement level -1"
 

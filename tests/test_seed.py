@@ -14,7 +14,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.hospital.models import Exam, OpeningHours, Practitioner, Service, Site
-from bot.hospital.seed import DEFAULT_PATH, SPECIALTIES, SeedError, read_hospital, seed
+from bot.hospital.schemas import SPECIALTIES
+from bot.hospital.seed import DEFAULT_PATH, SeedError, read_hospital, seed
 
 pytest_plugins = ("tests.hospital_db",)  # fixtures: hospital_db (an empty database), seed_hospital
 Sessions = async_sessionmaker[AsyncSession]
@@ -110,8 +111,9 @@ async def test_a_changed_file_updates_rows_by_code(hospital_db: Sessions, seed_h
     cardiology = service_data(data, "cardiologie")
     cardiology["phone"] = "02 61 91 42 99"
     cardiology["hours"] = {"mon-thu": ["08:00-12:00", "14:00-18:00"], "fri": ["08:00-12:00"]}
-    cardiology["practitioners"] = cardiology["practitioners"][1:] + [
-        {"title": "Dr", "first_name": "Jeanne", "last_name": "Aubry", "role": {"fr": "Cardiologue", "en": "Cardiologist"}}
+    cardiology["practitioners"] = [
+        *cardiology["practitioners"][1:],
+        {"title": "Dr", "first_name": "Jeanne", "last_name": "Aubry", "role": {"fr": "Cardiologue", "en": "Cardiologist"}},
     ]
     # The cardiac ultrasound moves to radiology with a new English name.
     exam = cardiology["exams"].pop(0)
@@ -229,6 +231,64 @@ MISTAKES = [
     ("site without switchboard", lambda d: d["site"].pop("switchboard_phone"), ["site", "switchboard_phone", "missing"]),
     ("flag that is not a flag", lambda d: service_data(d, "urgences").update(open_all_hours="yes"),
      ["'urgences'", "open_all_hours", "true or false"]),
+    # The file as a whole
+    ("unknown top-level field", lambda d: d.update(hopital="x"), ["unknown field 'hopital'"]),
+    ("unsupported version", lambda d: d.update(version=2), ["'version'", "2 is not supported"]),
+    ("no services", lambda d: d.update(services=[]), ["'services'", "must not be empty"]),
+    ("service that is not a mapping", lambda d: d["services"].append("orl"), ["service #21", "mapping of fields"]),
+    # The site
+    ("site that is not a mapping", lambda d: d.update(site="CH Valmont"), ["site", "mapping of fields"]),
+    ("misspelled site field", lambda d: d["site"].update(adress="x"), ["site", "unknown field 'adress'"]),
+    ("bad site code", lambda d: d["site"].update(code="CH"), ["site", "'CH'", "not a code"]),
+    ("site name too long", lambda d: d["site"].update(name="x" * 201), ["site", "'name'", "longer than 200"]),
+    ("latitude that is not a number", lambda d: d["site"].update(latitude="47.3"), ["site", "latitude", "number"]),
+    ("blank emergency number", lambda d: d["site"].update(emergency_phone=" "), ["site", "emergency_phone", "missing"]),
+    ("site access without English", lambda d: d["site"]["access"].pop("en"), ["site", "'access'", "English"]),
+    # Services
+    ("code too long", lambda d: service_data(d, "orl").update(code="o" * 41), ["'code'", "not a code"]),
+    ("blank phone", lambda d: service_data(d, "orl").update(phone="  "), ["'orl'", "'phone'", "missing"]),
+    ("phone too long", lambda d: service_data(d, "orl").update(phone="0" * 41), ["'orl'", "'phone'", "longer than 40"]),
+    ("building that is not text", lambda d: service_data(d, "orl").update(building=None),
+     ["'orl'", "'building'", "expected text"]),
+    ("floor in YAML binary", lambda d: service_data(d, "orl").update(floor=b"2"), ["'orl'", "'floor'", "expected text"]),
+    ("appointments flag that is not a flag", lambda d: service_data(d, "orl").update(accepts_appointments=1),
+     ["'orl'", "accepts_appointments", "true or false"]),
+    ("name that is not per language", lambda d: service_data(d, "orl").update(name="ORL"),
+     ["'orl'", "'name'", "mapping"]),
+    ("language code in capitals", lambda d: service_data(d, "orl")["name"].update(FR="ORL"),
+     ["'orl'", "name.FR", "not a language code"]),
+    ("optional text given empty", lambda d: service_data(d, "orl").update(visiting_hours={}),
+     ["'orl'", "'visiting_hours'", "French"]),
+    ("optional text in French only", lambda d: service_data(d, "orl").update(what_to_bring={"fr": "Votre carte."}),
+     ["'orl'", "'what_to_bring'", "English"]),
+    ("aliases that are not a list", lambda d: service_data(d, "orl")["aliases"].update(fr="orl"),
+     ["'orl'", "aliases.fr", "list"]),
+    ("blank alias", lambda d: service_data(d, "orl")["aliases"]["fr"].append(" "), ["'orl'", "aliases.fr", "missing text"]),
+    # Opening hours
+    ("range that goes backwards", lambda d: service_data(d, "orl").update(hours={"fri-mon": ["09:00-12:00"]}),
+     ["'orl'", "hours.fri-mon", "backwards"]),
+    ("day without intervals", lambda d: service_data(d, "orl").update(hours={"fri": []}),
+     ["'orl'", "hours.fri", "leave a closed day out"]),
+    ("impossible minutes", lambda d: service_data(d, "orl").update(hours={"fri": ["09:60-12:00"]}),
+     ["'orl'", "hours.fri", "not a time of day"]),
+    # Practitioners
+    ("practitioners that are not a list", lambda d: service_data(d, "orl").update(practitioners={"title": "Dr"}),
+     ["'orl'", "'practitioners'", "list"]),
+    ("misspelled practitioner field", lambda d: service_data(d, "orl")["practitioners"][0].update(email="x"),
+     ["'orl'", "practitioner #1", "unknown field 'email'"]),
+    ("practitioner without title", lambda d: service_data(d, "orl")["practitioners"][0].pop("title"),
+     ["'orl'", "practitioner #1", "'title'", "missing"]),
+    ("blank last name", lambda d: service_data(d, "orl")["practitioners"][1].update(last_name=" "),
+     ["'orl'", "practitioner #2", "'last_name'", "missing"]),
+    ("practitioner listed twice", lambda d: service_data(d, "orl")["practitioners"].append(
+        copy.deepcopy(service_data(d, "orl")["practitioners"][0])), ["'orl'", "practitioner '", "appears twice"]),
+    ("role without English", lambda d: service_data(d, "orl")["practitioners"][0]["role"].pop("en"),
+     ["'orl'", "practitioner #1", "'role'", "English"]),
+    # Exams
+    ("bad exam code", lambda d: service_data(d, "radiologie")["exams"][0].update(code="IRM"),
+     ["'radiologie'", "exam 'IRM'", "not a code"]),
+    ("misspelled exam field", lambda d: service_data(d, "radiologie")["exams"][0].update(duration=30),
+     ["'radiologie'", "exam 'irm'", "unknown field 'duration'"]),
 ]
 
 
@@ -256,11 +316,47 @@ def test_an_unreadable_or_malformed_file_is_a_seed_error(tmp_path: Path) -> None
         read_hospital(broken)
 
 
+def test_a_file_that_is_not_a_mapping_is_a_seed_error(tmp_path: Path) -> None:
+    path = tmp_path / "hospital.yml"
+    path.write_text("- site\n- services\n", encoding="utf-8")
+    with pytest.raises(SeedError, match=r"^hospital\.yml: expected a mapping of fields"):
+        read_hospital(path)
+
+
+def test_every_mistake_is_named_at_once(tmp_path: Path) -> None:
+    data = demo_data()
+    service_data(data, "orl")["phone"] = ""
+    service_data(data, "urologie")["specialty"] = "nephrology"
+    with pytest.raises(SeedError) as error:
+        read_hospital(write(tmp_path, data))
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2 and all(line.startswith("hospital.yml: ") for line in lines)
+    assert "'orl', field 'phone': missing" in lines[0] and "'urologie', field 'specialty'" in lines[1]
+
+
+def test_the_file_may_leave_out_what_is_optional_and_write_numbers_as_numbers(tmp_path: Path) -> None:
+    data = demo_data()
+    data["site"].pop("emergency_phone")
+    orl = service_data(data, "orl")
+    orl.update(floor=3, visiting_hours=None, building=" C ")
+    orl["aliases"]["fr"] = ["oto", "oto", "  nez   gorge  "]
+    orl["description"]["fr"] = "Oreilles,\n   nez et gorge."
+    for optional in ("what_to_bring", "practitioners", "exams", "accepts_appointments"):
+        orl.pop(optional, None)
+    hospital = read_hospital(write(tmp_path, data))
+    spec = next(s for s in hospital.services if s.code == "orl")
+    assert hospital.site.emergency_phone == "15"
+    assert (spec.floor, spec.building, spec.visiting_hours, spec.what_to_bring) == ("3", "C", {}, {})
+    assert (spec.practitioners, spec.exams, spec.accepts_appointments) == ((), (), True)
+    assert spec.aliases["fr"] == ("oto", "nez gorge")
+    assert spec.description["fr"] == "Oreilles, nez et gorge."
+
+
 def test_hours_accept_ranges_single_strings_and_midnight(tmp_path: Path) -> None:
     data = demo_data()
     service_data(data, "cardiologie")["hours"] = {"mon-wed": "08:00-12:00", "sat": ["20:00-24:00"]}
     spec = next(s for s in read_hospital(write(tmp_path, data)).services if s.code == "cardiologie")
-    assert [(d, o.strftime("%H:%M"), c.strftime("%H:%M")) for d, o, c in spec.hours] == [
+    assert [(s.weekday, s.opens.strftime("%H:%M"), s.closes.strftime("%H:%M")) for s in spec.hours] == [
         (0, "08:00", "12:00"), (1, "08:00", "12:00"), (2, "08:00", "12:00"), (5, "20:00", "23:59")]
 
 
@@ -272,7 +368,7 @@ def test_the_demo_file_covers_every_specialty_triage_routes_to() -> None:
 
     spec = read_hospital()
     assert SERVICES <= SPECIALTIES
-    assert SERVICES <= {s.specialty for s in spec.services}
+    assert {s.specialty for s in spec.services} >= SERVICES
     for specialty in ("emergency", "paediatric_emergency", "maternity"):
         assert all(s.open_all_hours for s in spec.services if s.specialty == specialty)
     assert all(not s.accepts_appointments for s in spec.services if "emergency" in s.specialty)

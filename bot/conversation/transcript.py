@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.models import Conversation, InboundReceipt, Message
+from bot.core.numbers import fill_numbers
 
 
 @dataclass
@@ -29,14 +30,15 @@ class Reply:
 
     @classmethod
     def from_rasa(cls, message: dict[str, Any]) -> Reply:
+        """The engine's responses (domain.yml) name emergency numbers by code: filled here."""
         buttons = [
-            {"title": str(b.get("title", "")), "payload": str(b.get("payload", b.get("title", "")))}
+            {"title": fill_numbers(str(b.get("title", ""))), "payload": str(b.get("payload", b.get("title", "")))}
             for b in message.get("buttons") or []
         ]
         custom = message.get("custom") or {}
         if message.get("image"):
             custom = {**custom, "image": message["image"]}
-        return cls(text=message.get("text") or "", buttons=buttons, custom=custom if isinstance(custom, dict) else {})
+        return cls(text=fill_numbers(message.get("text") or ""), buttons=buttons, custom=custom if isinstance(custom, dict) else {})
 
 
 async def conversation_for(session: AsyncSession, channel: str, sender: str, language: str) -> Conversation:

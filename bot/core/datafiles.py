@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bot.core.numbers import fill_numbers_in
+
 BOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,8 +35,9 @@ def data_path(name: str) -> Path:
 
 @lru_cache
 def load(name: str) -> dict[str, Any]:
+    """A data file, its texts' number placeholders (%samu%…) filled from emergency_numbers.yml."""
     with data_path(name).open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = fill_numbers_in(yaml.safe_load(handle))
     return data
 
 

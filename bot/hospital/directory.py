@@ -1,8 +1,9 @@
 """The hospital directory the assistant answers from: services, hours, exams, the site itself.
 
-`load_directory` reads the database once into frozen dataclasses, so actions never touch an ORM
-object (no lazy loading in async code, no session kept open) and can share one snapshot across
-requests; `get_directory` keeps that snapshot for a minute per process.
+`load_directory` reads the database once into frozen records (bot.hospital.schemas: the shape the
+hospital file describes too), so actions never touch an ORM object (no lazy loading in async code,
+no session kept open) and can share one snapshot across requests; `get_directory` keeps that
+snapshot for a minute per process.
 
 Service and exam names are found in whole sentences as patients type them ("c quoi les horaires
 de la cardio stp", "where is the eye clinic"): words are folded (no accents, lower case), function
@@ -16,12 +17,14 @@ from __future__ import annotations
 import re
 import time as clock
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 from sqlalchemy import select
@@ -29,81 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.core.datafiles import fold, localized
-from bot.hospital.models import Exam, Service, Site
+from bot.hospital.models import Service, Site
+from bot.hospital.schemas import END_OF_DAY, ExamBase, ExamInfo, OpeningSlot, ServiceBase, ServiceInfo, SiteInfo
 
 PARIS = ZoneInfo("Europe/Paris")
-# "24:00" in the data file: a time column cannot hold it, so the end of the day stands for it.
-END_OF_DAY = time(23, 59, 59)
 
 MatchStatus = Literal["found", "ambiguous", "none"]
 
 
 # ---------------------------------------------------------------- the snapshot
-
-
-@dataclass(frozen=True)
-class OpeningSlot:
-    """One opening interval on one weekday (0 = Monday), in Paris time."""
-
-    weekday: int
-    opens: time
-    closes: time
-
-
-@dataclass(frozen=True)
-class PractitionerInfo:
-    title: str
-    first_name: str
-    last_name: str
-    role: Mapping[str, str]
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.title} {self.first_name} {self.last_name}"
-
-
-@dataclass(frozen=True)
-class ExamInfo:
-    code: str
-    service_code: str
-    name: Mapping[str, str]
-    aliases: Mapping[str, tuple[str, ...]]
-    preparation: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    code: str
-    site_code: str
-    specialty: str
-    name: Mapping[str, str]
-    aliases: Mapping[str, tuple[str, ...]]
-    description: Mapping[str, str]
-    building: str
-    floor: str
-    location: Mapping[str, str]
-    phone: str
-    open_all_hours: bool
-    hours: tuple[OpeningSlot, ...]
-    what_to_bring: Mapping[str, str]
-    visiting_hours: Mapping[str, str]
-    accepts_appointments: bool
-    practitioners: tuple[PractitionerInfo, ...]
-    exams: tuple[ExamInfo, ...]
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    code: str
-    name: str
-    address: str
-    switchboard_phone: str
-    emergency_phone: str
-    access: Mapping[str, str]
-    visiting_hours: Mapping[str, str]
-    what_to_bring: Mapping[str, str]
-    latitude: float | None = None
-    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +136,7 @@ async def load_directory(session: AsyncSession) -> Directory:
     ).all()
     service_infos = tuple(_service_info(service) for service in services)
     return Directory(
-        sites=tuple(_site_info(site) for site in sites),
+        sites=tuple(SiteInfo.model_validate(site, from_attributes=True) for site in sites),
         services=service_infos,
         exams=tuple(exam for service in service_infos for exam in service.exams),
     )
@@ -233,65 +170,24 @@ def invalidate() -> None:
     _cache.clear()
 
 
-def _texts(value: Mapping[str, str] | None) -> dict[str, str]:
-    return dict(value or {})
-
-
-def _aliases(value: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
-    return {language: tuple(words) for language, words in (value or {}).items()}
-
-
-def _exam_info(exam: Exam, service_code: str) -> ExamInfo:
-    return ExamInfo(
-        code=exam.code,
-        service_code=service_code,
-        name=_texts(exam.name),
-        aliases=_aliases(exam.aliases),
-        preparation=_texts(exam.preparation),
-    )
-
-
 def _service_info(service: Service) -> ServiceInfo:
-    return ServiceInfo(
-        code=service.code,
-        site_code=service.site.code,
-        specialty=service.specialty,
-        name=_texts(service.name),
-        aliases=_aliases(service.aliases),
-        description=_texts(service.description),
-        building=service.building or "",
-        floor=service.floor or "",
-        location=_texts(service.location),
-        phone=service.phone or "",
-        open_all_hours=service.open_all_hours,
-        hours=tuple(
-            OpeningSlot(slot.weekday, slot.opens, slot.closes)
-            for slot in sorted(service.hours, key=lambda s: (s.weekday, s.opens))
-        ),
-        what_to_bring=_texts(service.what_to_bring),
-        visiting_hours=_texts(service.visiting_hours),
-        accepts_appointments=service.accepts_appointments,
-        practitioners=tuple(
-            PractitionerInfo(p.title, p.first_name, p.last_name, _texts(p.role))
-            for p in sorted(service.practitioners, key=lambda p: p.id)
-        ),
-        exams=tuple(_exam_info(exam, service.code) for exam in sorted(service.exams, key=lambda e: e.id)),
+    # PostgreSQL returns a collection's rows in no set order; by id is the order the seed wrote them.
+    by_id = attrgetter("id")
+    return ServiceInfo.model_validate(
+        _fields(service, ServiceBase) | {
+            "site_code": service.site.code,
+            "hours": sorted(service.hours, key=attrgetter("weekday", "opens")),
+            "practitioners": sorted(service.practitioners, key=by_id),
+            "exams": [
+                _fields(exam, ExamBase) | {"service_code": service.code} for exam in sorted(service.exams, key=by_id)
+            ],
+        },
+        from_attributes=True,
     )
 
 
-def _site_info(site: Site) -> SiteInfo:
-    return SiteInfo(
-        code=site.code,
-        name=site.name,
-        address=site.address,
-        switchboard_phone=site.switchboard_phone,
-        emergency_phone=site.emergency_phone,
-        access=_texts(site.access),
-        visiting_hours=_texts(site.visiting_hours),
-        what_to_bring=_texts(site.what_to_bring),
-        latitude=site.latitude,
-        longitude=site.longitude,
-    )
+def _fields(row: object, model: type[BaseModel]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in model.model_fields}
 
 
 # ---------------------------------------------------------------- finding names in sentences

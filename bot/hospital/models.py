@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.core.models import Base, Localized
 
+
 class Site(Base):
     __tablename__ = "sites"
 
@@ -17,7 +18,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300))
     switchboard_phone: Mapped[str] = mapped_column(String(40))
-    emergency_phone: Mapped[str] = mapped_column(String(40), default="15")
+    emergency_phone: Mapped[str] = mapped_column(String(40))
     access: Mapped[Localized] = mapped_column(default=dict)  # how to get there: transport, parking
     visiting_hours: Mapped[Localized] = mapped_column(default=dict)  # general rule for the site
     what_to_bring: Mapped[Localized] = mapped_column(default=dict)  # general list, before a stay or visit

@@ -2,57 +2,38 @@
 
 Idempotent: rows are matched by their codes (site, service, exam) or names (practitioners), only
 what differs is written, so running it at every `make run` changes nothing once the data is in,
-and an edited file updates the rows it names. The file is checked whole before anything is
-written; a mistake raises `SeedError` naming the service and the field.
+and an edited file updates the rows it names. The file is checked whole (bot.hospital.schemas)
+before anything is written; its mistakes raise `SeedError`, one line each, naming the entry and
+the field.
 
 The caller owns the transaction (`async with session_scope() as session: await seed(session)`).
 """
 
 from __future__ import annotations
 
-import re
+import reprlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.core.numbers import fill_numbers_in
 from bot.hospital import directory
-from bot.hospital.directory import END_OF_DAY
 from bot.hospital.models import Exam, OpeningHours, Practitioner, Service, Site
+from bot.hospital.schemas import ExamEntry, HospitalFile, PractitionerEntry, ServiceEntry, SiteEntry
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "hospital.yml"
-REQUIRED_LANGUAGES = ("fr", "en")
-# The specialties triage routes patients to (bot.triage.SERVICES), by which orientation finds a
-# service, plus two that patients ask about but triage never sends them to directly.
-TRIAGE_SPECIALTIES = frozenset(
-    "general_medicine cardiology paediatrics maternity gynaecology gastroenterology dermatology "
-    "ophthalmology ent orthopaedics neurology psychiatry radiology oncology pulmonology urology "
-    "emergency paediatric_emergency".split()
-)
-SPECIALTIES = TRIAGE_SPECIALTIES | {"laboratory", "intensive_care"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # libyaml's loader when present: the file is read at every `make run`, and it is ten times faster.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_CODE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
-_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
-
-SITE_FIELDS = {"code", "name", "address", "switchboard_phone", "emergency_phone", "access", "visiting_hours",
-               "what_to_bring", "latitude", "longitude"}
-SERVICE_FIELDS = {"code", "specialty", "name", "aliases", "description", "building", "floor", "location", "phone",
-                  "open_all_hours", "hours", "what_to_bring", "visiting_hours", "accepts_appointments",
-                  "practitioners", "exams"}
-PRACTITIONER_FIELDS = {"title", "first_name", "last_name", "role"}
-EXAM_FIELDS = {"code", "name", "aliases", "preparation"}
 
 
 class SeedError(ValueError):
@@ -62,318 +43,86 @@ class SeedError(ValueError):
 # ---------------------------------------------------------------- the file, checked
 
 
-@dataclass(frozen=True)
-class PractitionerSpec:
-    title: str
-    first_name: str
-    last_name: str
-    role: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ExamSpec:
-    code: str
-    name: dict[str, str]
-    aliases: dict[str, list[str]]
-    preparation: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    code: str
-    specialty: str
-    name: dict[str, str]
-    aliases: dict[str, list[str]]
-    description: dict[str, str]
-    building: str
-    floor: str
-    location: dict[str, str]
-    phone: str
-    open_all_hours: bool
-    hours: tuple[tuple[int, time, time], ...]  # (weekday, opens, closes), sorted
-    what_to_bring: dict[str, str]
-    visiting_hours: dict[str, str]
-    accepts_appointments: bool
-    practitioners: tuple[PractitionerSpec, ...]
-    exams: tuple[ExamSpec, ...]
-
-
-@dataclass(frozen=True)
-class SiteSpec:
-    code: str
-    name: str
-    address: str
-    switchboard_phone: str
-    emergency_phone: str
-    access: dict[str, str]
-    visiting_hours: dict[str, str]
-    what_to_bring: dict[str, str]
-    latitude: float | None
-    longitude: float | None
-
-
-@dataclass(frozen=True)
-class HospitalSpec:
-    site: SiteSpec
-    services: tuple[ServiceSpec, ...]
-
-
-def read_hospital(path: Path | str = DEFAULT_PATH) -> HospitalSpec:
-    """Parse and check the hospital file; nothing touches the database."""
+def read_hospital(path: Path | str = DEFAULT_PATH) -> HospitalFile:
+    """Parse and check the hospital file (bot.hospital.schemas); nothing touches the database."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        # Texts name emergency numbers by code (%samu%…): stored filled, as patients read them.
+        raw = fill_numbers_in(yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER))
     except OSError as error:
         raise SeedError(f"cannot read {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
         raise SeedError(f"{path.name} is not valid YAML: {error}") from error
     try:
-        return _hospital(raw)
-    except SeedError as error:
-        raise SeedError(f"{path.name}: {error}") from None
+        return HospitalFile.model_validate(raw)
+    except ValidationError as error:
+        raise SeedError("\n".join(f"{path.name}: {_describe(mistake, raw)}" for mistake in error.errors())) from None
 
 
-def _hospital(raw: Any) -> HospitalSpec:
-    _mapping(raw, "the file")
-    _known_fields(raw, {"version", "site", "services"}, "the file")
-    if raw.get("version", 1) != 1:
-        raise SeedError(f"version {raw['version']!r} is not supported (expected 1)")
-    site = _site(raw.get("site"))
-    services_raw = raw.get("services")
-    if not isinstance(services_raw, list) or not services_raw:
-        raise SeedError("`services` must be a non-empty list")
-    services = tuple(_service(item, index) for index, item in enumerate(services_raw))
-    _unique([s.code for s in services], "service code")
-    _unique([e.code for s in services for e in s.exams], "exam code")
-    return HospitalSpec(site, services)
+# Pydantic's own checks, said in the file's terms; the schemas' rules give their own messages.
+_MESSAGES = {
+    "missing": "missing",
+    "string_type": "expected text, not {input}",
+    "string_too_long": "longer than {max_length} characters",
+    "bool_type": "expected true or false, not {input}",
+    "float_type": "expected a number, not {input}",
+    "dict_type": "expected a mapping, not {input}",
+    "model_type": "expected a mapping of fields, not {input}",
+    "tuple_type": "expected a list, not {input}",
+    "too_short": "must not be empty",
+    "literal_error": "{input} is not supported (expected {expected})",
+}
+# The entries of the file, by the field that holds them: named by their code when they have one.
+_ENTRIES: dict[str, tuple[str, type[BaseModel]]] = {
+    "site": ("site", SiteEntry),
+    "services": ("service", ServiceEntry),
+    "exams": ("exam", ExamEntry),
+    "practitioners": ("practitioner", PractitionerEntry),
+}
 
 
-def _site(raw: Any) -> SiteSpec:
-    where = "site"
-    _mapping(raw, where)
-    _known_fields(raw, SITE_FIELDS, where)
-    return SiteSpec(
-        code=_code(raw.get("code"), f"{where}, field 'code'"),
-        name=_text(raw.get("name"), f"{where}, field 'name'", 200),
-        address=_text(raw.get("address"), f"{where}, field 'address'", 300),
-        switchboard_phone=_text(raw.get("switchboard_phone"), f"{where}, field 'switchboard_phone'", 40),
-        emergency_phone=_text(raw.get("emergency_phone", "15"), f"{where}, field 'emergency_phone'", 40),
-        access=_localized(raw.get("access"), where, "access"),
-        visiting_hours=_localized(raw.get("visiting_hours"), where, "visiting_hours"),
-        what_to_bring=_localized(raw.get("what_to_bring"), where, "what_to_bring"),
-        latitude=_coordinate(raw.get("latitude"), f"{where}, field 'latitude'"),
-        longitude=_coordinate(raw.get("longitude"), f"{where}, field 'longitude'"),
-    )
+def _describe(mistake: ErrorDetails, raw: Any) -> str:
+    """"service 'orl', field 'hours.fri': intervals overlap", from pydantic's ("services", 6, "hours", "fri")."""
+    loc = list(mistake["loc"])
+    names: list[str] = []
+    model: type[BaseModel] = HospitalFile
+    while loc and loc[0] in _ENTRIES:
+        kind, entry = _ENTRIES[str(loc[0])]
+        if kind == "site":
+            raw = _item(raw, "site")
+            names.append(kind)
+            del loc[0]
+        elif len(loc) > 1 and isinstance(loc[1], int):
+            raw = _item(_item(raw, loc[0]), loc[1])
+            code = _item(raw, "code")
+            names.append(f"{kind} {code!r}" if isinstance(code, str) else f"{kind} #{loc[1] + 1}")
+            del loc[:2]
+        else:
+            break  # the list itself is wrong, as a field of its entry
+        model = entry
+    if mistake["type"] == "extra_forbidden":
+        message = f"unknown field {str(loc.pop())!r} (expected one of {', '.join(sorted(model.model_fields))})"
+    else:
+        message = _message(mistake)
+    # Positions in a list are left out: the message quotes the value. "[key]" marks a mapping's key.
+    path = ".".join(str(part) for part in loc if isinstance(part, str) and part != "[key]")
+    where = ", ".join(names + ([f"field {path!r}"] if path else []))
+    return f"{where}: {message}" if where else message
 
 
-def _service(raw: Any, index: int) -> ServiceSpec:
-    _mapping(raw, f"service #{index + 1}")
-    code = _code(raw.get("code"), f"service #{index + 1}, field 'code'")
-    where = f"service {code!r}"
-    _known_fields(raw, SERVICE_FIELDS, where)
-    specialty = raw.get("specialty")
-    if specialty not in SPECIALTIES:
-        raise SeedError(f"{where}, field 'specialty': {specialty!r} is not one of {', '.join(sorted(SPECIALTIES))}")
-    open_all_hours = _flag(raw.get("open_all_hours", False), f"{where}, field 'open_all_hours'")
-    hours = _hours(raw.get("hours"), where)
-    if open_all_hours and hours:
-        raise SeedError(f"{where}, field 'hours': give either `hours` or `open_all_hours: true`, not both")
-    if not open_all_hours and not hours:
-        raise SeedError(f"{where}, field 'hours': missing (or set `open_all_hours: true`)")
-    return ServiceSpec(
-        code=code,
-        specialty=specialty,
-        name=_localized(raw.get("name"), where, "name"),
-        aliases=_aliases(raw.get("aliases"), where),
-        description=_localized(raw.get("description"), where, "description"),
-        building=_text(raw.get("building", ""), f"{where}, field 'building'", 80, required=False),
-        floor=_text(raw.get("floor", ""), f"{where}, field 'floor'", 40, required=False),
-        location=_localized(raw.get("location"), where, "location"),
-        phone=_text(raw.get("phone"), f"{where}, field 'phone'", 40),
-        open_all_hours=open_all_hours,
-        hours=hours,
-        what_to_bring=_localized(raw.get("what_to_bring"), where, "what_to_bring", required=False),
-        visiting_hours=_localized(raw.get("visiting_hours"), where, "visiting_hours", required=False),
-        accepts_appointments=_flag(raw.get("accepts_appointments", True), f"{where}, field 'accepts_appointments'"),
-        practitioners=_practitioners(raw.get("practitioners", []), where),
-        exams=_exams(raw.get("exams", []), where),
-    )
+def _message(mistake: ErrorDetails) -> str:
+    context = mistake.get("ctx", {})
+    if mistake["type"] == "value_error":
+        return str(context["error"])
+    template = _MESSAGES.get(mistake["type"])
+    return template.format(input=reprlib.repr(mistake["input"]), **context) if template else mistake["msg"]
 
 
-def _practitioners(raw: Any, where: str) -> tuple[PractitionerSpec, ...]:
-    if not isinstance(raw, list):
-        raise SeedError(f"{where}, field 'practitioners': must be a list")
-    result = []
-    for index, item in enumerate(raw):
-        at = f"{where}, practitioner #{index + 1}"
-        _mapping(item, at)
-        _known_fields(item, PRACTITIONER_FIELDS, at)
-        result.append(PractitionerSpec(
-            title=_text(item.get("title"), f"{at}, field 'title'", 20),
-            first_name=_text(item.get("first_name"), f"{at}, field 'first_name'", 80),
-            last_name=_text(item.get("last_name"), f"{at}, field 'last_name'", 80),
-            role=_localized(item.get("role"), at, "role", required=False),
-        ))
-    _unique([f"{p.first_name} {p.last_name}" for p in result], f"{where}: practitioner")
-    return tuple(result)
-
-
-def _exams(raw: Any, where: str) -> tuple[ExamSpec, ...]:
-    if not isinstance(raw, list):
-        raise SeedError(f"{where}, field 'exams': must be a list")
-    result = []
-    for index, item in enumerate(raw):
-        _mapping(item, f"{where}, exam #{index + 1}")
-        code = _code(item.get("code"), f"{where}, exam #{index + 1}, field 'code'")
-        at = f"{where}, exam {code!r}"
-        _known_fields(item, EXAM_FIELDS, at)
-        result.append(ExamSpec(
-            code=code,
-            name=_localized(item.get("name"), at, "name"),
-            aliases=_aliases(item.get("aliases"), at),
-            preparation=_localized(item.get("preparation"), at, "preparation"),
-        ))
-    return tuple(result)
-
-
-def _hours(raw: Any, where: str) -> tuple[tuple[int, time, time], ...]:
-    """{"mon-fri": ["08:30-12:30", "13:30-18:00"], "sat": ["09:00-12:00"]} → sorted (weekday, opens, closes)."""
-    if raw is None:
-        return ()
-    _mapping(raw, f"{where}, field 'hours'")
-    seen: dict[int, str] = {}
-    slots: list[tuple[int, time, time]] = []
-    for key, intervals in raw.items():
-        at = f"{where}, field 'hours.{key}'"
-        days = _days(key, at)
-        for day in days:
-            if day in seen:
-                raise SeedError(f"{at}: {WEEKDAYS[day]} is already given by {seen[day]!r}")
-            seen[day] = str(key)
-        if isinstance(intervals, str):
-            intervals = [intervals]
-        if not isinstance(intervals, list) or not intervals:
-            raise SeedError(f"{at}: expected a list of \"HH:MM-HH:MM\" intervals (leave a closed day out)")
-        parsed = sorted(_interval(value, at) for value in intervals)
-        for (_, previous_closes), (opens, _) in pairwise(parsed):
-            if opens < previous_closes:
-                raise SeedError(f"{at}: intervals overlap")
-        slots.extend((day, opens, closes) for day in days for opens, closes in parsed)
-    return tuple(sorted(slots))
-
-
-def _days(key: Any, at: str) -> list[int]:
-    """"mon" → [0]; "mon-fri" → [0, 1, 2, 3, 4]."""
-    names = str(key).strip().lower().split("-")
-    if len(names) > 2 or any(name not in WEEKDAYS for name in names):
-        raise SeedError(f"{at}: unknown weekday {key!r} (use {', '.join(WEEKDAYS)} or a range such as mon-fri)")
-    first, last = WEEKDAYS.index(names[0]), WEEKDAYS.index(names[-1])
-    if last < first:
-        raise SeedError(f"{at}: the range {key!r} goes backwards")
-    return list(range(first, last + 1))
-
-
-def _interval(value: Any, at: str) -> tuple[time, time]:
-    match = _INTERVAL.match(value) if isinstance(value, str) else None
-    if not match:
-        raise SeedError(f"{at}: {value!r} is not an interval \"HH:MM-HH:MM\"")
-    opens = _clock(int(match[1]), int(match[2]), at, value)
-    closes = _clock(int(match[3]), int(match[4]), at, value)
-    if closes <= opens:
-        raise SeedError(f"{at}: {value!r} closes before it opens (split an overnight opening over two days)")
-    return opens, closes
-
-
-def _clock(hour: int, minute: int, at: str, value: str) -> time:
-    if (hour, minute) == (24, 0):
-        return END_OF_DAY
-    if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise SeedError(f"{at}: {value!r} is not a time of day")
-    return time(hour, minute)
-
-
-def _localized(raw: Any, where: str, name: str, required: bool = True) -> dict[str, str]:
-    """{"fr": ..., "en": ...}: every required language present and non-empty; whitespace collapsed."""
-    at = f"{where}, field '{name}'"
-    if raw is None and not required:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise SeedError(f"{at}: expected texts per language, e.g. {{fr: ..., en: ...}}")
-    texts: dict[str, str] = {}
-    for language, text in raw.items():
-        if not isinstance(language, str) or not _LANGUAGE.match(language):
-            raise SeedError(f"{at}: {language!r} is not a language code such as fr or en")
-        if not isinstance(text, str) or not text.strip():
-            raise SeedError(f"{where}, field '{name}.{language}': missing text")
-        texts[language] = " ".join(text.split())
-    for language in REQUIRED_LANGUAGES:
-        if language not in texts:
-            raise SeedError(f"{at}: missing the {'French' if language == 'fr' else 'English'} text ({language})")
-    return texts
-
-
-def _aliases(raw: Any, where: str) -> dict[str, list[str]]:
-    at = f"{where}, field 'aliases'"
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise SeedError(f"{at}: expected lists per language, e.g. {{fr: [...], en: [...]}}")
-    aliases: dict[str, list[str]] = {}
-    for language, words in raw.items():
-        if not isinstance(language, str) or not _LANGUAGE.match(language):
-            raise SeedError(f"{at}: {language!r} is not a language code such as fr or en")
-        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
-            raise SeedError(f"{where}, field 'aliases.{language}': expected a list of words")
-        aliases[language] = list(dict.fromkeys(" ".join(w.split()) for w in words))
-    return aliases
-
-
-def _text(raw: Any, at: str, max_length: int, required: bool = True) -> str:
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        raw = str(raw)  # floor: 2, phone: 15
-    if not isinstance(raw, str) or (required and not raw.strip()):
-        raise SeedError(f"{at}: missing")
-    text = raw.strip()
-    if len(text) > max_length:
-        raise SeedError(f"{at}: longer than {max_length} characters")
-    return text
-
-
-def _code(raw: Any, at: str) -> str:
-    if not isinstance(raw, str) or not _CODE.match(raw) or len(raw) > 40:
-        raise SeedError(f"{at}: {raw!r} is not a code (lowercase letters, digits and dashes, at most 40)")
-    return raw
-
-
-def _flag(raw: Any, at: str) -> bool:
-    if not isinstance(raw, bool):
-        raise SeedError(f"{at}: expected true or false, not {raw!r}")
-    return raw
-
-
-def _coordinate(raw: Any, at: str) -> float | None:
-    if raw is None:
+def _item(container: Any, key: str | int) -> Any:
+    try:
+        return container[key]
+    except (KeyError, IndexError, TypeError):
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise SeedError(f"{at}: expected a number")
-    return float(raw)
-
-
-def _mapping(raw: Any, at: str) -> None:
-    if not isinstance(raw, Mapping):
-        raise SeedError(f"{at}: expected a mapping of fields")
-
-
-def _known_fields(raw: Mapping[str, Any], known: set[str], at: str) -> None:
-    unknown = sorted(str(key) for key in raw if key not in known)
-    if unknown:
-        raise SeedError(f"{at}: unknown field {unknown[0]!r} (expected one of {', '.join(sorted(known))})")
-
-
-def _unique(values: list[str], what: str) -> None:
-    duplicates = sorted(value for value, count in Counter(values).items() if count > 1)
-    if duplicates:
-        raise SeedError(f"{what} {duplicates[0]!r} appears twice")
 
 
 # ---------------------------------------------------------------- the database, updated
@@ -457,12 +206,13 @@ def _count(report: SeedReport, kind: str, changed: bool) -> None:
     (report.updated if changed else report.unchanged)[kind] += 1
 
 
-async def _upsert_site(session: AsyncSession, spec: SiteSpec, report: SeedReport) -> Site:
-    values = {
-        "name": spec.name, "address": spec.address, "switchboard_phone": spec.switchboard_phone,
-        "emergency_phone": spec.emergency_phone, "access": spec.access, "visiting_hours": spec.visiting_hours,
-        "what_to_bring": spec.what_to_bring, "latitude": spec.latitude, "longitude": spec.longitude,
-    }
+def _columns(spec: BaseModel, *exclude: str) -> dict[str, Any]:
+    """The entry's fields as its row holds them: JSON columns hold lists, not tuples."""
+    return spec.model_dump(mode="json", exclude=set(exclude))
+
+
+async def _upsert_site(session: AsyncSession, spec: SiteEntry, report: SeedReport) -> Site:
+    values = _columns(spec, "code")
     site = await session.scalar(select(Site).where(Site.code == spec.code))
     if site is None:
         site = Site(code=spec.code, **values)
@@ -474,24 +224,20 @@ async def _upsert_site(session: AsyncSession, spec: SiteSpec, report: SeedReport
     return site
 
 
-def _service_values(spec: ServiceSpec, site: Site) -> dict[str, Any]:
-    return {
-        "site_id": site.id, "specialty": spec.specialty, "name": spec.name, "aliases": spec.aliases,
-        "description": spec.description, "building": spec.building, "floor": spec.floor, "location": spec.location,
-        "phone": spec.phone, "open_all_hours": spec.open_all_hours, "what_to_bring": spec.what_to_bring,
-        "visiting_hours": spec.visiting_hours, "accepts_appointments": spec.accepts_appointments,
-    }
+def _service_values(spec: ServiceEntry, site: Site) -> dict[str, Any]:
+    # Hours, practitioners and exams are rows of their own.
+    return _columns(spec, "code", "hours", "practitioners", "exams") | {"site_id": site.id}
 
 
-def _opening_hours(spec: ServiceSpec) -> list[OpeningHours]:
-    return [OpeningHours(weekday=day, opens=opens, closes=closes) for day, opens, closes in spec.hours]
+def _opening_hours(spec: ServiceEntry) -> list[OpeningHours]:
+    return [OpeningHours(weekday=slot.weekday, opens=slot.opens, closes=slot.closes) for slot in spec.hours]
 
 
-def _practitioner(spec: PractitionerSpec) -> Practitioner:
-    return Practitioner(title=spec.title, first_name=spec.first_name, last_name=spec.last_name, role=spec.role)
+def _practitioner(spec: PractitionerEntry) -> Practitioner:
+    return Practitioner(**_columns(spec))
 
 
-def _new_service(spec: ServiceSpec, site: Site, report: SeedReport) -> Service:
+def _new_service(spec: ServiceEntry, site: Site, report: SeedReport) -> Service:
     report.created["service"] += 1
     report.created["opening hours"] += 1
     report.created["practitioner"] += len(spec.practitioners)
@@ -504,16 +250,17 @@ def _new_service(spec: ServiceSpec, site: Site, report: SeedReport) -> Service:
     )
 
 
-def _update_service(service: Service, spec: ServiceSpec, site: Site, report: SeedReport) -> None:
+def _update_service(service: Service, spec: ServiceEntry, site: Site, report: SeedReport) -> None:
     _count(report, "service", _assign(service, _service_values(spec, site)))
     current = sorted((h.weekday, h.opens, h.closes) for h in service.hours)
-    if current != list(spec.hours):
+    changed = current != [(s.weekday, s.opens, s.closes) for s in spec.hours]
+    if changed:
         service.hours = _opening_hours(spec)  # the old rows are orphans, deleted at flush
-    _count(report, "opening hours", current != list(spec.hours))
+    _count(report, "opening hours", changed)
     _sync_practitioners(service, spec, report)
 
 
-def _sync_practitioners(service: Service, spec: ServiceSpec, report: SeedReport) -> None:
+def _sync_practitioners(service: Service, spec: ServiceEntry, report: SeedReport) -> None:
     """Practitioners have no code: the same first and last name is the same person."""
     existing = {(p.first_name, p.last_name): p for p in service.practitioners}
     for wanted in spec.practitioners:
@@ -528,11 +275,11 @@ def _sync_practitioners(service: Service, spec: ServiceSpec, report: SeedReport)
         report.removed["practitioner"] += 1
 
 
-def _sync_exams(service: Service, spec: ServiceSpec, exams: dict[str, Exam], in_file: set[str],
+def _sync_exams(service: Service, spec: ServiceEntry, exams: dict[str, Exam], in_file: set[str],
                 report: SeedReport) -> None:
     """Exams are matched by code across services, so one that moves to another service keeps its row."""
     for wanted in spec.exams:
-        values = {"name": wanted.name, "aliases": wanted.aliases, "preparation": wanted.preparation}
+        values = _columns(wanted, "code")
         row = exams.get(wanted.code)
         if row is None:
             row = Exam(code=wanted.code, **values)
@@ -553,7 +300,7 @@ def _sync_exams(service: Service, spec: ServiceSpec, exams: dict[str, Exam], in_
             report.removed["exam"] += 1
 
 
-async def _leftovers(session: AsyncSession, hospital: HospitalSpec, services: dict[str, Service], site: Site,
+async def _leftovers(session: AsyncSession, hospital: HospitalFile, services: dict[str, Service], site: Site,
                      prune: bool, report: SeedReport) -> None:
     """Rows the file no longer describes: listed, or deleted with `prune`."""
     in_file = {s.code for s in hospital.services}

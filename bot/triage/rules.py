@@ -1,8 +1,8 @@
 """Loading the clinical rules from `data/*.yml` into typed objects, validated at load time.
 
-The YAML files are the clinical content, reviewable by clinicians; this module only compiles and
-checks them (unknown concepts, levels, services or condition keys fail loudly at start-up rather
-than silently never matching).
+The YAML files are the clinical content, reviewable by clinicians; this module only compiles them.
+What they must hold is `schema.py`: an unknown concept, level, service or condition key fails loudly
+at start-up rather than silently never matching.
 """
 
 from __future__ import annotations
@@ -11,39 +11,42 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
+from pydantic import BaseModel
 
-from .conditions import validate
+from bot.core.numbers import emergency_numbers, fill_numbers_in
+
 from .lexicon import Lexicon, Pattern, compile_pattern
 from .qualifiers import CueSet
+from .schema import (
+    ComplaintsFile,
+    HistoryCues,
+    Language,
+    Level,
+    LexiconFile,
+    QualifiersFile,
+    QuestionsFile,
+    RedFlagsFile,
+    RulesError,
+    RuleSpec,
+    Service,
+    Terms,
+    TextsFile,
+    check_references,
+    read,
+)
 from .text import phrase, tokenize
 
 DATA = Path(__file__).resolve().parent / "data"
 
-LEVELS: tuple[str, ...] = (
-    "emergency_call",
-    "emergency_department",
-    "same_day",
-    "appointment",
-    "teleconsultation",
-    "pharmacist",
-    "self_care",
-)
+LEVELS: tuple[str, ...] = get_args(Level)
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
-SERVICES: frozenset[str] = frozenset(
-    "general_medicine cardiology paediatrics maternity gynaecology gastroenterology dermatology "
-    "ophthalmology ent orthopaedics neurology psychiatry radiology oncology pulmonology urology "
-    "emergency paediatric_emergency".split()
-)
-LANGUAGES = ("fr", "en")
+SERVICES: frozenset[str] = frozenset(get_args(Service))
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 Localized = dict[str, str]
-
-
-class RulesError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -172,275 +175,212 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _load(name: str) -> dict[str, Any]:
+def _read_yaml(name: str) -> Any:
+    """A data file, its texts' number placeholders (%samu%…) filled from emergency_numbers.yml."""
     with open(DATA / name, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    if not isinstance(data, dict) or "version" not in data:
-        raise RulesError(f"{name}: a mapping with a `version:` key is expected")
-    return data
+        return fill_numbers_in(yaml.load(handle, Loader=_Loader))  # a SafeLoader subclass
 
 
-def _localized(value: Any, where: str) -> Localized:
-    if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGUAGES):
-        raise RulesError(f"{where}: needs text in {LANGUAGES}")
-    return {lang: value[lang] for lang in LANGUAGES}
+def _load[M: BaseModel](name: str, schema: type[M]) -> M:
+    return read(name, _read_yaml(name), schema)
 
 
-def _level(value: Any, where: str) -> str:
-    if value not in LEVEL_RANK:
-        raise RulesError(f"{where}: unknown level {value!r}")
-    return str(value)
-
-
-def _service(value: Any, where: str) -> str | None:
-    if value is not None and value not in SERVICES:
-        raise RulesError(f"{where}: unknown service {value!r}")
-    return value
-
-
-def _load_lexicon(data: dict[str, Any]) -> tuple[dict[str, Concept], Lexicon]:
-    classes: dict[str, frozenset[tuple[str, ...]]] = {}
-    for name, by_lang in data["classes"].items():
-        phrases = [p for lang in LANGUAGES for p in by_lang.get(lang, [])]
-        classes[name] = frozenset(phrase(p) for p in phrases if phrase(p))
+def _load_lexicon(data: LexiconFile) -> tuple[dict[str, Concept], Lexicon]:
+    classes = {
+        name: frozenset(phrase(p) for p in (*by_lang.fr, *by_lang.en) if phrase(p)) for name, by_lang in data.classes.items()
+    }
     concepts: dict[str, Concept] = {}
     patterns: list[Pattern] = []
-    for code, spec in data["concepts"].items():
-        label = spec.get("label", {})
-        concepts[code] = Concept(code, {lang: label.get(lang, "") for lang in LANGUAGES}, tuple(spec.get("masks", [])))
-        for lang in LANGUAGES:
-            for term in spec.get(lang, []) or []:
+    for code, spec in data.concepts.items():
+        concepts[code] = Concept(code, {lang: spec.label.get(lang, "") for lang in LANGUAGES}, spec.masks)
+        for lang, terms in spec.by_language():
+            for term in terms:
                 try:
-                    patterns.extend(compile_pattern(str(term), code, lang, classes))
+                    patterns.extend(compile_pattern(term, code, lang, classes))
                 except ValueError as exc:
-                    raise RulesError(f"lexicon.yml {code}: {exc}") from exc
-    for concept in concepts.values():
-        for masked in concept.masks:
-            if masked not in concepts:
-                raise RulesError(f"lexicon.yml {concept.code}: masks unknown concept {masked!r}")
+                    raise RulesError(f"lexicon.yml: concepts.{code}: {exc}") from exc
     words = {
         token
-        for spec in data["concepts"].values()
-        for lang in LANGUAGES
-        for term in spec.get(lang, []) or []
-        for token in tokenize(re.sub(r"<[a-z]+>|\.\.\.|[|&?]", " ", str(term)))
-    } | {token for by_lang in data["classes"].values() for lang in LANGUAGES for p in by_lang.get(lang, []) for token in tokenize(p)}
-    return concepts, Lexicon(patterns, protected=data.get("protected", []), words=words)
+        for spec in data.concepts.values()
+        for term in (*spec.fr, *spec.en)
+        for token in tokenize(re.sub(r"<[a-z]+>|\.\.\.|[|&?]", " ", term))
+    } | {token for by_lang in data.classes.values() for p in (*by_lang.fr, *by_lang.en) for token in tokenize(p)}
+    return concepts, Lexicon(patterns, protected=data.protected, words=words)
 
 
-def _cue_set(groups: dict[str, list[str]], classes: dict[str, frozenset[tuple[str, ...]]] | None = None) -> CueSet:
+def _cue_set(groups: dict[str, Terms], classes: dict[str, frozenset[tuple[str, ...]]] | None = None) -> CueSet:
     patterns: list[Pattern] = []
     for kind, terms in groups.items():
         for term in terms:
-            patterns.extend(compile_pattern(str(term), kind, "", classes or {}))
+            patterns.extend(compile_pattern(term, kind, "", classes or {}))
     return CueSet(Lexicon(patterns, correct_spelling=False))
 
 
-def _load_qualifiers(data: dict[str, Any]) -> QualifierRules:
-    en = data["en"]
-    english = _cue_set(
+def _history_cues(cues: HistoryCues) -> CueSet:
+    return _cue_set(
         {
-            "negation_preceding": en["negation"]["preceding"],
-            "negation_following": en["negation"]["following"],
-            "negation_pseudo": en["negation"]["pseudo"],
-            "hypothesis_preceding": en["hypothesis"]["preceding"],
-            "hypothesis_following": en["hypothesis"]["following"],
-            "hypothesis_pseudo": en["hypothesis"]["pseudo"],
-            "family": en["family"],
-            "termination": en["termination"],
+            "past_time": cues.past_time,
+            "family_past_verb": cues.family_past_verb,
+            "recent": cues.recent,
+            "child_relative": cues.child_relative,
+            "history_termination": cues.termination,
+            "admin": cues.admin,
         }
     )
-    history = data["history"]
-    history_cues = {
-        lang: _cue_set(
-            {
-                "past_time": history[lang]["past_time"],
-                "family_past_verb": history[lang]["family_past_verb"],
-                "recent": history[lang]["recent"],
-                "child_relative": history[lang]["child_relative"],
-                "history_termination": history[lang]["termination"],
-                "admin": history[lang].get("admin", []),
-            }
-        )
-        for lang in LANGUAGES
-    }
-    fr = data["fr"]
+
+
+def _tokenized(terms: Terms) -> list[str]:
+    return [" ".join(tokenize(term)) for term in terms]
+
+
+def _load_qualifiers(data: QualifiersFile) -> QualifierRules:
+    en = data.en
+    english = _cue_set(
+        {
+            "negation_preceding": en.negation.preceding,
+            "negation_following": en.negation.following,
+            "negation_pseudo": en.negation.pseudo,
+            "hypothesis_preceding": en.hypothesis.preceding,
+            "hypothesis_following": en.hypothesis.following,
+            "hypothesis_pseudo": en.hypothesis.pseudo,
+            "family": en.family,
+            "termination": en.termination,
+        }
+    )
+    history = data.history
+    negation, hypothesis = data.fr.negation, data.fr.hypothesis
     # edsnlp matches its terms on its own normalisation of the text we give it; ours is already
     # accent-free and elision-expanded, so terms are passed through the same tokenizer.
     french = {
-        "negation": {k: [" ".join(tokenize(str(t))) for t in v] if k != "preceding_regex" else list(v) for k, v in fr["negation"].items()},
-        "hypothesis": {
-            k: ([" ".join(tokenize(str(t))) for t in v] if not k.startswith("verbs") else list(v)) for k, v in fr["hypothesis"].items()
+        "negation": {
+            "preceding": _tokenized(negation.preceding),
+            "following": _tokenized(negation.following),
+            "pseudo": _tokenized(negation.pseudo),
+            "preceding_regex": list(negation.preceding_regex),
         },
-        "family": [" ".join(tokenize(str(t))) for t in fr["family"]],
+        "hypothesis": {
+            "preceding": _tokenized(hypothesis.preceding),
+            "following": _tokenized(hypothesis.following),
+            "pseudo": _tokenized(hypothesis.pseudo),
+            "verbs_hyp": list(hypothesis.verbs_hyp),
+            "verbs_eds": list(hypothesis.verbs_eds),
+        },
+        "family": _tokenized(data.fr.family),
     }
     french_questions = _cue_set(
         {
-            "hypothesis_preceding": [t for t in fr["hypothesis"]["preceding"] if t not in ("si", "s il", "et si", "risque de")],
-            "hypothesis_following": fr["hypothesis"]["following"],
-            "hypothesis_pseudo": fr["hypothesis"]["pseudo"],
-            "termination": history["fr"]["termination"],
+            "hypothesis_preceding": tuple(t for t in hypothesis.preceding if t not in ("si", "s il", "et si", "risque de")),
+            "hypothesis_following": hypothesis.following,
+            "hypothesis_pseudo": hypothesis.pseudo,
+            "termination": history.fr.termination,
         }
     )
     return QualifierRules(
-        version=str(data["version"]),
+        version=data.version,
         french=french,
         english_cues=english,
-        windows=dict(data["windows"]),
-        history_cues=history_cues,
-        family_history_concepts=frozenset(history.get("family_history_concepts", [])),
-        current_concepts=frozenset(history.get("current_concepts", [])),
+        windows=data.windows.model_dump(),
+        history_cues={"fr": _history_cues(history.fr), "en": _history_cues(history.en)},
+        family_history_concepts=frozenset(history.family_history_concepts),
+        current_concepts=frozenset(history.current_concepts),
         french_question_cues=french_questions,
     )
 
 
-def _rule(spec: dict[str, Any], concepts: set[str], where: str, service: str | None) -> Rule:
-    when = spec.get("when") or {}
-    validate(when, concepts, where)
+def _rule(spec: RuleSpec, service: str | None) -> Rule:
     return Rule(
-        when=when,
-        level=_level(spec.get("level"), where),
-        service=_service(spec.get("service", service), where),
-        because=_localized(spec.get("because"), where + ".because"),
+        when=spec.when or {},
+        level=spec.level,
+        service=spec.service if "service" in spec.model_fields_set else service,
+        because=spec.because.localized(),
     )
 
 
 def load_rules() -> RuleBook:
-    lexicon_data = _load("lexicon.yml")
-    concepts, lexicon = _load_lexicon(lexicon_data)
-    known = set(concepts)
-    qualifier_data = _load("qualifiers.yml")
-    history_data = qualifier_data["history"]
-    for concept in [*history_data.get("family_history_concepts", []), *history_data.get("current_concepts", [])]:
-        if concept not in known:
-            raise RulesError(f"qualifiers.yml: unknown concept {concept!r}")
+    # Every file is checked, alone and against the others, before anything is compiled.
+    lexicon_file = _load("lexicon.yml", LexiconFile)
+    qualifiers_file = _load("qualifiers.yml", QualifiersFile)
+    flags_file = _load("red_flags.yml", RedFlagsFile)
+    complaints_file = _load("complaints.yml", ComplaintsFile)
+    questions_file = _load("questions.yml", QuestionsFile)
+    texts_file = _load("texts.yml", TextsFile)
+    check_references(lexicon_file, qualifiers_file, flags_file, complaints_file, questions_file)
 
-    flags_data = _load("red_flags.yml")
-    numbers = {
-        code: Number(code, str(spec["number"]), _localized(spec["label"], f"numbers.{code}"))
-        for code, spec in flags_data["numbers"].items()
-    }
-    red_flags = []
-    for spec in flags_data["red_flags"]:
-        where = f"red_flags.yml {spec['code']}"
-        conditions = tuple(spec["when_any"]) if "when_any" in spec else (spec["when"],)
-        for cond in conditions:
-            validate(cond, known, where)
-        for number in spec.get("extra_numbers", []):
-            if number not in numbers:
-                raise RulesError(f"{where}: unknown number {number!r}")
-        red_flags.append(
-            RedFlagRule(
-                code=spec["code"],
-                level=_level(spec["level"], where),
-                label=_localized(spec["label"], where),
-                rationale=str(spec.get("rationale", "")),
-                conditions=conditions,
-                service=_service(spec.get("service", "emergency"), where) or "emergency",
-                extra_numbers=tuple(spec.get("extra_numbers", [])),
-                advice=_localized(spec["advice"], where + ".advice") if "advice" in spec else None,
-            )
+    concepts, lexicon = _load_lexicon(lexicon_file)
+    red_flags = tuple(
+        RedFlagRule(
+            code=flag.code,
+            level=flag.level,
+            label=flag.label.localized(),
+            rationale=flag.rationale,
+            conditions=flag.conditions,
+            service=flag.service,
+            extra_numbers=flag.extra_numbers,
+            advice=flag.advice.localized() if flag.advice else None,
         )
-
-    complaints_data = _load("complaints.yml")
-    complaints = []
-    for code, spec in complaints_data["complaints"].items():
-        where = f"complaints.yml {code}"
-        for trigger in spec["triggers"]:
-            if trigger not in known:
-                raise RulesError(f"{where}: unknown trigger {trigger!r}")
-        service = _service(spec.get("service"), where)
-        complaints.append(
-            Complaint(
-                code=code,
-                triggers=tuple(spec["triggers"]),
-                service=service,
-                rationale=str(spec.get("rationale", "")),
-                rules=tuple(_rule(r, known, f"{where}.rules[{i}]", service) for i, r in enumerate(spec.get("rules", []))),
-                default=_rule(spec["default"], known, f"{where}.default", service),
-                secondary=bool(spec.get("secondary", False)),
-                safety_net=_localized(spec["safety_net"], where + ".safety_net") if "safety_net" in spec else None,
-                extra_numbers=tuple(spec.get("extra_numbers", [])),
-            )
+        for flag in flags_file.red_flags
+    )
+    complaints = tuple(
+        Complaint(
+            code=code,
+            triggers=spec.triggers,
+            service=spec.service,
+            rationale=spec.rationale,
+            rules=tuple(_rule(rule, spec.service) for rule in spec.rules),
+            default=_rule(spec.default, spec.service),
+            secondary=spec.secondary,
+            safety_net=spec.safety_net.localized() if spec.safety_net else None,
+            extra_numbers=spec.extra_numbers,
         )
-    for complaint in complaints:
-        for number in complaint.extra_numbers:
-            if number not in numbers:
-                raise RulesError(f"complaints.yml {complaint.code}: unknown number {number!r}")
-    complaint_codes = {c.code for c in complaints}
-    modifiers = []
-    for spec in complaints_data.get("modifiers", []):
-        where = f"complaints.yml modifier {spec['code']}"
-        validate(spec["when"], known, where)
-        for name in list(spec.get("only", [])) + list(spec.get("except", [])):
-            if name not in complaint_codes:
-                raise RulesError(f"{where}: unknown complaint {name!r}")
-        modifiers.append(
-            Modifier(
-                code=spec["code"],
-                when=spec["when"],
-                min_level=_level(spec["min_level"], where),
-                because=_localized(spec["because"], where),
-                only=frozenset(spec["only"]) if "only" in spec else None,
-                except_=frozenset(spec.get("except", [])),
-            )
+        for code, spec in complaints_file.complaints.items()
+    )
+    modifiers = tuple(
+        Modifier(
+            code=spec.code,
+            when=spec.when,
+            min_level=spec.min_level,
+            because=spec.because.localized(),
+            only=frozenset(spec.only) if spec.only is not None else None,
+            except_=frozenset(spec.except_),
         )
-
-    questions_data = _load("questions.yml")
-    questions = []
-    for spec in questions_data["questions"]:
-        where = f"questions.yml {spec['id']}"
-        if spec.get("ask_if"):
-            validate(spec["ask_if"], known, where)
-        options = tuple(
-            Option(
-                value=str(o["value"]),
-                label=_localized(o["label"], f"{where}.{o['value']}"),
-                sets={k: v for k, v in o.items() if k not in ("value", "label")},
-            )
-            for o in spec["options"]
+        for spec in complaints_file.modifiers
+    )
+    questions = tuple(
+        Question(
+            q.id,
+            q.fact,
+            q.text.localized(),
+            tuple(Option(o.value, o.label.localized(), o.sets()) for o in q.options),
+            q.ask_if,
+            q.engine_asks,
         )
-        questions.append(
-            Question(
-                spec["id"], spec["fact"], _localized(spec["text"], where), options, spec.get("ask_if"),
-                bool(spec.get("engine_asks", False)),
-            )
-        )
-
-    texts = _load("texts.yml")
-    for level in LEVELS:
-        _localized(texts["levels"].get(level), f"texts.yml levels.{level}")
-
-    paediatric = {k: v for k, v in complaints_data.get("paediatric_services", {}).items()}
-    for k, v in paediatric.items():
-        _service(k, "paediatric_services")
-        _service(v, "paediatric_services")
+        for q in questions_file.questions
+    )
     return RuleBook(
         versions={
-            "lexicon": str(lexicon_data["version"]),
-            "qualifiers": str(qualifier_data["version"]),
-            "red_flags": str(flags_data["version"]),
-            "complaints": str(complaints_data["version"]),
-            "questions": str(questions_data["version"]),
-            "texts": str(texts["version"]),
+            "lexicon": lexicon_file.version,
+            "qualifiers": qualifiers_file.version,
+            "red_flags": flags_file.version,
+            "complaints": complaints_file.version,
+            "questions": questions_file.version,
+            "texts": texts_file.version,
         },
         concepts=concepts,
         lexicon=lexicon,
-        qualifiers=_load_qualifiers(qualifier_data),
-        numbers=numbers,
-        default_numbers=tuple(flags_data["default_numbers"]),
-        red_flags=tuple(red_flags),
-        complaints=tuple(complaints),
-        modifiers=tuple(modifiers),
-        paediatric_age_below=float(complaints_data.get("paediatric_age_below", 16)),
-        paediatric_services=paediatric,
-        questions=tuple(questions),
-        max_questions=int(questions_data.get("max_per_turn", 3)),
-        describe=questions_data["describe"],
-        texts=texts,
+        qualifiers=_load_qualifiers(qualifiers_file),
+        numbers={code: Number(code, n.number, dict(n.label)) for code, n in emergency_numbers().numbers.items()},
+        default_numbers=emergency_numbers().default_numbers,
+        red_flags=red_flags,
+        complaints=complaints,
+        modifiers=modifiers,
+        paediatric_age_below=complaints_file.paediatric_age_below,
+        paediatric_services=dict(complaints_file.paediatric_services.items()),
+        questions=questions,
+        max_questions=questions_file.max_per_turn,
+        describe=questions_file.describe.model_dump(),
+        texts=texts_file.model_dump(by_alias=True),
         masks={c.code: c.masks for c in concepts.values() if c.masks},
     )
-
 
 _LOCK = threading.Lock()
 _RULES: RuleBook | None = None

@@ -31,17 +31,17 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
 from bot.conversation.message_path import handle_incoming
-from bot.core.datafiles import localized, message
-from bot.core.db import session_scope
 from bot.conversation.models import Conversation, Message
 from bot.conversation.transcript import Reply, history
+from bot.core.datafiles import localized, message
+from bot.core.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _utc_iso(moment: datetime | None) -> str | None:
     reads an offset-less time as local time."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def display_text(text: str, offered: dict[str, str]) -> str:

@@ -6,6 +6,7 @@ the page shows and what the assistant answers agree. Every value is HTML-escaped
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -17,18 +18,20 @@ from sqlalchemy import select
 
 from bot.core.datafiles import localized
 from bot.core.db import session_scope
+from bot.core.language import supported_languages
+from bot.core.numbers import fill_numbers, fill_numbers_in
 from bot.hospital.models import Service, Site
 
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent
-LANGUAGES = ("fr", "en")
+LANGUAGES = tuple(supported_languages())
 MAX_SERVICES = 16
 
 
 @lru_cache
 def _texts(language: str) -> dict[str, str]:
-    data = yaml.safe_load((ASSETS / "demo_texts.yml").read_text(encoding="utf-8"))
+    data = fill_numbers_in(yaml.safe_load((ASSETS / "demo_texts.yml").read_text(encoding="utf-8")))
     return {key: texts[language] for key, texts in data.items() if isinstance(texts, dict)}
 
 
@@ -37,7 +40,14 @@ _PLACEHOLDER = re.compile(r"\{\{([a-z0-9_.]+)\}\}")
 
 @lru_cache
 def _template() -> str:
-    return (ASSETS / "demo.html").read_text(encoding="utf-8")
+    return fill_numbers((ASSETS / "demo.html").read_text(encoding="utf-8"))
+
+
+@lru_cache
+def widget_script() -> tuple[bytes, str]:
+    """The widget, its emergency numbers filled, and its ETag."""
+    body = fill_numbers((ASSETS / "widget.js").read_text(encoding="utf-8")).encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _tel(number: str) -> str:

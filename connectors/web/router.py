@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from bot.conversation.schemas import Button
 from connectors.web import channel as web_channel
+from connectors.web import demo
 from connectors.web.demo import ASSETS, render_demo_page
 
 router = APIRouter(tags=["web chat"])
@@ -49,8 +50,12 @@ async def demo_page(lang: str = "fr") -> HTMLResponse:
 
 
 @router.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
-async def widget_script() -> FileResponse:
-    return FileResponse(ASSETS / "widget.js", media_type="text/javascript; charset=utf-8", headers=_ASSET_CACHE)
+async def widget_script(request: Request) -> Response:
+    body, etag = demo.widget_script()
+    headers = {**_ASSET_CACHE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 @router.api_route("/widget.css", methods=["GET", "HEAD"], include_in_schema=False)

@@ -58,7 +58,7 @@
       quick: "Réponses proposées",
       disclaimer: "Parcours ne pose pas de diagnostic et ne remplace pas un avis médical. Ne partagez pas de données inutiles.",
       reconnecting: "Connexion interrompue : nouvelle tentative en cours. Vos messages restent envoyés.",
-      sendFailed: "Votre message n'a pas pu être envoyé. Vérifiez votre connexion et réessayez. En cas d'urgence vitale, appelez le 15 ou le 112.",
+      sendFailed: "Votre message n'a pas pu être envoyé. Vérifiez votre connexion et réessayez. En cas d'urgence vitale, appelez le %samu% ou le %european%.",
       welcome: "Bonjour, je suis Parcours, l'assistant du patient de l'hôpital. Je réponds à vos questions pratiques (horaires, accès, visites, examens) et je peux vous orienter selon vos symptômes. Comment puis-je vous aider ?",
       starters: [
         "Quels sont les horaires d'un service ?",
@@ -99,7 +99,7 @@
       quick: "Suggested answers",
       disclaimer: "Parcours does not diagnose and does not replace medical advice. Do not share more personal data than needed.",
       reconnecting: "Connection lost: trying again. Your messages are still sent.",
-      sendFailed: "Your message could not be sent. Check your connection and try again. In a life-threatening emergency, call 15 or 112.",
+      sendFailed: "Your message could not be sent. Check your connection and try again. In a life-threatening emergency, call %samu% or %european%.",
       welcome: "Hello, I'm Parcours, the hospital's patient assistant. I answer practical questions (opening hours, directions, visits, exams) and can tell you where to go for your symptoms. How can I help?",
       starters: [
         "What are a department's opening hours?",
@@ -245,9 +245,9 @@
   var emergencySms = el("span");
   var emergency = el("p", { class: "emergency" }, [
     emergencyLead, document.createTextNode(" "),
-    el("a", { href: "tel:15", text: "15" }), document.createTextNode(" · "),
-    el("a", { href: "tel:112", text: "112" }), document.createTextNode(" · "),
-    emergencySms, document.createTextNode(" "), el("a", { href: "sms:114", text: "114" })
+    el("a", { href: "tel:%samu%", text: "%samu%" }), document.createTextNode(" · "),
+    el("a", { href: "tel:%european%", text: "%european%" }), document.createTextNode(" · "),
+    emergencySms, document.createTextNode(" "), el("a", { href: "sms:%deaf_sms%", text: "%deaf_sms%" })
   ]);
 
   var messages = el("ol", { class: "messages" });
@@ -383,7 +383,7 @@
     var box = el("div", { class: "cta-box" + (urgent || level === "emergency_department" ? " urgent" : "") });
     if (urgent) {
       box.appendChild(el("p", { class: "cta-title", text: labels.urgentTitle }));
-      var number = call && telHref(call.number) ? call.number : "15";
+      var number = call && telHref(call.number) ? call.number : "%samu%";
       box.appendChild(callLink(number, (call && call.label) || format(labels.call, { number: number }), true));
       return box;
     }

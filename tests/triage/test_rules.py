@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from bot.triage import rules as rules_module
 from bot.triage.conditions import ConditionError, evaluate, validate
 from bot.triage.facts import Facts
 from bot.triage.lexicon import Lexicon, PatternError, compile_pattern
@@ -137,3 +141,105 @@ def test_misspellings_are_corrected_towards_the_lexicon_only() -> None:
     assert corrected == [stem(w) for w in ("diarrhee", "vomissement", "poitrine", "convulsions")]
     # real words that look like symptoms are left alone
     assert lexicon.correct(["soigne", "malade", "passer"]) == ["soigne", "malade", "passer"]
+
+
+# Malformed data must stop the load, naming the file, the entry and the problem. The files are
+# parsed once; each case breaks one thing in a copy and loads the rules from it.
+FILES = ("lexicon.yml", "qualifiers.yml", "red_flags.yml", "complaints.yml", "questions.yml", "texts.yml")
+Edit = Callable[[dict[str, Any]], Any]
+
+
+@pytest.fixture(scope="module")
+def parsed() -> dict[str, Any]:
+    return {name: rules_module._read_yaml(name) for name in FILES}
+
+
+def _stroke(data: dict[str, Any]) -> dict[str, Any]:
+    return next(flag for flag in data["red_flags"] if flag["code"] == "stroke_signs")
+
+
+def _chest_pain(data: dict[str, Any]) -> dict[str, Any]:
+    return data["complaints"]["chest_pain"]
+
+
+def _age_group(data: dict[str, Any]) -> dict[str, Any]:
+    return data["questions"][0]
+
+
+def _case(name: str, edit: Edit, message: str, id: str) -> Any:
+    return pytest.param(name, edit, message, id=id)
+
+
+BROKEN = [
+    _case("red_flags.yml", lambda d: _stroke(d).update(level="urgent"),
+          r"red_flags\.yml: red_flags\[stroke_signs\]\.level: Input should be 'emergency_call'.*, not 'urgent'",
+          "unknown level"),
+    _case("complaints.yml", lambda d: _chest_pain(d)["default"].update(level="soon"),
+          r"complaints\.yml: complaints\.chest_pain\.default\.level: Input should be .*, not 'soon'",
+          "unknown level in a rule"),
+    _case("complaints.yml", lambda d: _chest_pain(d).update(service="surgery"),
+          r"complaints\.yml: complaints\.chest_pain\.service: Input should be .*, not 'surgery'",
+          "unknown service"),
+    _case("questions.yml", lambda d: _age_group(d).update(fact="height"),
+          r"questions\.yml: questions\[age_group\]\.fact: Input should be .*, not 'height'",
+          "unknown fact"),
+    _case("complaints.yml", lambda d: _chest_pain(d)["default"].pop("because"),
+          r"complaints\.yml: complaints\.chest_pain\.default\.because: required",
+          "missing field"),
+    _case("red_flags.yml", lambda d: _stroke(d)["label"].pop("en"),
+          r"red_flags\.yml: red_flags\[stroke_signs\]\.label\.en: required",
+          "missing language"),
+    _case("texts.yml", lambda d: d["levels"].pop("pharmacist"),
+          r"texts\.yml: levels: no text for \['pharmacist'\]",
+          "missing level text"),
+    _case("complaints.yml", lambda d: _chest_pain(d)["rules"][0].update(servce="cardiology"),
+          r"complaints\.yml: complaints\.chest_pain\.rules\[0\]\.servce: unknown key",
+          "extra key"),
+    _case("questions.yml", lambda d: _age_group(d)["options"][0].update(pregant=True),
+          r"questions\.yml: questions\[age_group\]\.options\[lt3m\]\.pregant: unknown key",
+          "extra key in an option"),
+    _case("red_flags.yml", lambda d: _stroke(d).pop("when_any"),
+          r"red_flags\.yml: red_flags\[stroke_signs\]: needs either `when` or `when_any`",
+          "no condition"),
+    _case("questions.yml", lambda d: _age_group(d)["options"][0].update(age=[3, 1]),
+          r"questions\.yml: questions\[age_group\]\.options\[lt3m\]\.age: expected \[low, high\]",
+          "reversed range"),
+    _case("questions.yml", lambda d: d["questions"].append(copy.deepcopy(_age_group(d))),
+          r"questions\.yml: questions: \['age_group'\] given twice",
+          "duplicate id"),
+    _case("complaints.yml", lambda d: _chest_pain(d)["triggers"].append("chest_pian"),
+          r"complaints\.yml: complaints\.chest_pain\.triggers: unknown concept 'chest_pian'",
+          "unknown trigger"),
+    _case("red_flags.yml", lambda d: _stroke(d)["when_any"][0].update(any=["feverr"]),
+          r"red_flags\.yml: red_flags\[stroke_signs\]: unknown concept 'feverr'",
+          "unknown concept in a condition"),
+    _case("complaints.yml", lambda d: _chest_pain(d)["rules"][0]["when"].update(agee={"min": 40}),
+          r"complaints\.yml: complaints\.chest_pain\.rules\[0\]: unknown condition keys \['agee'\]",
+          "unknown condition key"),
+    _case("red_flags.yml", lambda d: _stroke(d).update(extra_numbers=["pizza"]),
+          r"red_flags\.yml: red_flags\[stroke_signs\]\.extra_numbers: unknown number 'pizza'",
+          "unknown number"),
+    _case("complaints.yml", lambda d: _chest_pain(d).update(extra_numbers=["pizza"]),
+          r"complaints\.yml: complaints\.chest_pain\.extra_numbers: unknown number 'pizza'",
+          "unknown number from another file"),
+    _case("complaints.yml", lambda d: d["modifiers"][0].update(only=["chest_pian"]),
+          r"complaints\.yml: modifiers\[infant_under_3_months\]: unknown complaint 'chest_pian'",
+          "unknown complaint"),
+    _case("lexicon.yml", lambda d: d["concepts"]["chest_pain"].update(masks=["nope"]),
+          r"lexicon\.yml: concepts\.chest_pain\.masks: unknown concept 'nope'",
+          "unknown masked concept"),
+    _case("qualifiers.yml", lambda d: d["history"]["current_concepts"].append("nope"),
+          r"qualifiers\.yml: history: unknown concept 'nope'",
+          "unknown concept in qualifiers"),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), BROKEN)
+def test_malformed_data_fails_at_load_naming_file_entry_and_problem(
+    parsed: dict[str, Any], monkeypatch: pytest.MonkeyPatch, name: str, edit: Edit, message: str
+) -> None:
+    data = copy.deepcopy(parsed)
+    edit(data[name])
+    monkeypatch.setattr(rules_module, "_read_yaml", lambda file: data[file])
+    with pytest.raises(ValueError, match=message):
+        load_rules()
