@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run train test test-app test-app-pg test-engine test-integration nlu-eval triage-eval bench lock clean
+.PHONY: help install run train lint test test-app test-app-pg test-engine test-integration nlu-eval triage-eval bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,7 +40,11 @@ train: install ## train the engine's model if its inputs changed
 run: install ## set up, train if needed, seed the demo hospital and start everything
 	@$(APP) -m bot run
 
-test: install train test-app test-app-pg test-engine test-integration ## the whole suite (SQLite and PostgreSQL)
+lint: install ## ruff (errors, imports, likely bugs) and mypy (strict on core, conversation, messaging)
+	$(APP) -m ruff check .
+	$(APP) -m mypy
+
+test: install lint train test-app test-app-pg test-engine test-integration ## the whole suite (lint, SQLite, PostgreSQL, engine, stack)
 
 test-app: install ## unit and API tests on SQLite
 	$(APP) -m pytest -q -m "not integration" tests

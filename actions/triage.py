@@ -15,6 +15,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import directory, language_of
 from actions.practical import answer_practical_turn
+from bot.hospital.practical import PRACTICAL_INTENTS
+from bot.triage import warm_up
 from bot.triage.orientation import (
     answer_buttons,
     next_question,
@@ -25,8 +27,6 @@ from bot.triage.orientation import (
     stuck_notice,
     triage_state,
 )
-from bot.hospital.practical import PRACTICAL_INTENTS
-from bot.triage import warm_up
 
 # rasa_sdk imports this module before it reports healthy: build the triage pipeline (edsnlp,
 # a few seconds) now, not on the first patient's complaint.

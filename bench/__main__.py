@@ -69,8 +69,8 @@ def bench_ours(patients: int, rounds: int) -> dict:
     for name in ("RASA_PORT", "ACTION_PORT", "PARCOURS_PORT"):
         os.environ[name] = str(_free_port())
     from bench.memory import peak_rss_mb
-    from bot.ops.cli import _seed
     from bot.core.config import settings
+    from bot.ops.cli import _seed
     from bot.ops.migrate import upgrade
     from bot.ops.supervisor import Stack, train
 

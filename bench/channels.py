@@ -43,7 +43,7 @@ class _FakeProviders(BaseHTTPRequestHandler):
 
     _ids = iter(range(1, 10**9))
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         message_id = next(self._ids)
         if self.path.startswith("/2010-04-01/"):

@@ -13,7 +13,8 @@ import random
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bot.triage import screen_message, triage, warm_up
 from bot.triage.analysis import analyse

@@ -14,8 +14,8 @@ from bot.conversation import engine
 from bot.conversation import router as chat_router
 from bot.core import db
 from bot.core.startup import settle_heap
-from bot.messaging import delivery
-from bot.messaging import engine_router, router as outbox_router
+from bot.messaging import delivery, engine_router
+from bot.messaging import router as outbox_router
 from bot.messaging.channels import load_channels
 from bot.ops import health
 from bot.triage import router as triage_router

@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
-from bot.messaging import delivery
+from bot.conversation.message_path import NotRecorded
+from bot.conversation.transcript import Reply, conversation_for, record_incoming, record_outgoing, record_receipt
 from bot.core.config import settings
 from bot.core.datafiles import load, localized
 from bot.core.db import session_scope
 from bot.core.language import supported_languages
-from bot.conversation.message_path import NotRecorded
-from bot.conversation.transcript import Reply, conversation_for, record_incoming, record_outgoing, record_receipt
+from bot.messaging import delivery
 
 
 class BodyTooLarge(Exception):

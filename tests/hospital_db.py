@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from bot.core.db import make_engine
-from bot.hospital.directory import Directory, load_directory
 from bot.core.tables import Base
+from bot.hospital.directory import Directory, load_directory
 from bot.hospital.seed import DEFAULT_PATH, SeedReport, seed
 
 Sessions = async_sessionmaker[AsyncSession]

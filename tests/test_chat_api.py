@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.conversation.models import Conversation, Message
 from bot.core import db
 from bot.main import create_app
-from bot.conversation.models import Conversation, Message
 from tests.fakes import FakeEngine
 from tests.staff import staff_headers
 

@@ -26,12 +26,12 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messaging import outbox
-from bot.messaging.delivery import enqueue_proactive
-from bot.core.datafiles import message
-from bot.core.db import session_scope
 from bot.conversation.models import Conversation, Patient, PhoneVerification
 from bot.conversation.transcript import Reply, conversation_by_id, conversation_for
+from bot.core.datafiles import message
+from bot.core.db import session_scope
+from bot.messaging import outbox
+from bot.messaging.delivery import enqueue_proactive
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -210,8 +210,9 @@ async def _confirm(session: AsyncSession, verification: PhoneVerification, code:
         await session.flush()
     conversation = await conversation_by_id(session, verification.conversation_id)
     sms = await conversation_for(session, "sms", phone, language)
-    for linked in {conversation, sms} - {None}:
-        linked.patient_id = patient.id
+    for linked in (conversation, sms):
+        if linked is not None:
+            linked.patient_id = patient.id
     return Answer("phone_confirmed", {"phone": masked(phone)})
 
 

@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import engine, identity
 from bot.conversation.screening import ScreenResult, screen
 from bot.conversation.transcript import (
-    Reply, conversation_by_id, conversation_for, has_patient_messages, record_incoming, record_outgoing, record_receipt,
+    Reply,
+    conversation_by_id,
+    conversation_for,
+    has_patient_messages,
+    record_incoming,
+    record_outgoing,
+    record_receipt,
 )
 from bot.core.config import settings
 from bot.core.datafiles import load, message

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.core.models import Base, new_id, utcnow
 
+
 class Patient(Base):
     __tablename__ = "patients"
 

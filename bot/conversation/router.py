@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
-from bot.core.auth import bearer, is_staff
-from bot.conversation.schemas import ChatRequest, ChatResponse, ReplyOut
 from bot.conversation.message_path import NotRecorded, handle_incoming
+from bot.conversation.schemas import ChatRequest, ChatResponse, ReplyOut
+from bot.core.auth import bearer, is_staff
 
 router = APIRouter(prefix="/api", tags=["chat"])
 # Patients on these channels come in through the providers' signed webhooks; here, writing as a
@@ -35,5 +35,6 @@ async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials |
     return ChatResponse(
         conversation_id=turn.conversation_id,
         language=turn.language,
-        replies=[ReplyOut(text=r.text, buttons=r.buttons, custom=r.custom) for r in turn.replies],
+        replies=[ReplyOut.model_validate({"text": r.text, "buttons": r.buttons, "custom": r.custom})
+                 for r in turn.replies],
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeVar
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -15,11 +14,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("PARCOURS_VAR", ROOT / "var"))
 
-T = TypeVar("T")
 _cached: list[Callable[..., object]] = []
 
 
-def cached_settings(read: Callable[[], T]) -> Callable[[], T]:
+def cached_settings[T](read: Callable[[], T]) -> Callable[[], T]:
     """Settings are read from the environment once per process; `reset_settings` forgets them all."""
     cached = lru_cache(read)
     _cached.append(cached)

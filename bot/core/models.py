@@ -9,7 +9,7 @@ that the metadata (Alembic, `create_all` in tests) and string relationships see 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON
 from sqlalchemy.orm import DeclarativeBase
@@ -18,7 +18,7 @@ Localized = dict[str, str]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:

@@ -7,6 +7,7 @@ from datetime import time
 
 from bot.core.config import cached_settings, env
 
+
 @dataclass(frozen=True)
 class OutboxSettings:
     worker: bool  # run the delivery worker in this back-office process

@@ -21,14 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import engine
-from bot.messaging import outbox
-from bot.core.db import session_scope
 from bot.conversation.models import Conversation
-from bot.messaging.models import OutboxMessage
+from bot.conversation.transcript import Reply, conversation_by_id, record_outgoing
+from bot.core.db import session_scope
+from bot.messaging import outbox
 from bot.messaging.channels import Deliverer, Renderer, channel, loaded_channels
 from bot.messaging.config import outbox_settings
+from bot.messaging.models import OutboxMessage
 from bot.messaging.outbox import DeliveryError, OutboxEntry
-from bot.conversation.transcript import Reply, conversation_by_id, record_outgoing
 
 log = logging.getLogger(__name__)
 

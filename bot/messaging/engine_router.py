@@ -6,9 +6,9 @@ import hmac
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 
-from bot.messaging.schemas import OutboundMessage
 from bot.core.config import settings
 from bot.messaging.delivery import deliver_from_engine
+from bot.messaging.schemas import OutboundMessage
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 

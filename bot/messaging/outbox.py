@@ -24,6 +24,7 @@ No message text is ever logged: rows are referred to by id, errors by kind and p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -32,19 +33,20 @@ import time as monotonic_time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import Exists
 
+from bot.conversation.models import Conversation, InboundReceipt
 from bot.core.config import settings
-from bot.core.db import session_scope
-from bot.conversation.models import Conversation
-from bot.conversation.models import InboundReceipt
-from bot.messaging.models import CallbackToken, ChannelState, OutboxMessage
+from bot.core.db import rows_changed, session_scope
 from bot.messaging.config import outbox_settings
+from bot.messaging.models import CallbackToken, ChannelState, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ Dispatch = Callable[[Conversation, OutboxMessage], Awaitable[str | None]]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 clock: Callable[[], datetime] = utcnow  # replaced in tests to stand at night
@@ -76,7 +78,7 @@ clock: Callable[[], datetime] = utcnow  # replaced in tests to stand at night
 
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def quiet_until(at: datetime, channel: str, *, urgent: bool, kind: str) -> datet
     if not inside:
         return None
     day = local.date() + timedelta(days=1) if overnight and now >= start else local.date()
-    return datetime.combine(day, end, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -220,7 +222,7 @@ async def enqueue(
 # ---------------------------------------------------------------- claim and send
 
 
-def _blocked_by_earlier(now: datetime):
+def _blocked_by_earlier(now: datetime) -> Exists:
     """An earlier row of the same conversation that must leave first."""
     earlier = aliased(OutboxMessage)
     return exists().where(
@@ -274,17 +276,17 @@ async def _claim(row_id: int, worker_id: str) -> bool:
     )
     async with session_scope() as session:
         result = await session.execute(statement)
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
-async def _set(row_id: int, only_if: Sequence[str], **values) -> bool:
+async def _set(row_id: int, only_if: Sequence[str], **values: Any) -> bool:
     statement = (
         update(OutboxMessage).where(OutboxMessage.id == row_id, OutboxMessage.status.in_(only_if))
         .values(**values).execution_options(synchronize_session=False)
     )
     async with session_scope() as session:
         result = await session.execute(statement)
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 async def attempt(due: _Due, dispatch: Dispatch, worker_id: str) -> str:
@@ -340,9 +342,9 @@ async def expire_interrupted() -> int:
     )
     async with session_scope() as session:
         result = await session.execute(statement)
-    if result.rowcount:
-        log.warning("outbox: %s row(s) interrupted while sending, not resent", result.rowcount)
-    return result.rowcount
+    if rows_changed(result):
+        log.warning("outbox: %s row(s) interrupted while sending, not resent", rows_changed(result))
+    return rows_changed(result)
 
 
 def worker_name() -> str:
@@ -430,10 +432,8 @@ class Worker:
             if attempted:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=s.poll_seconds)
-            except TimeoutError:
-                pass
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name=f"outbox-{self.name}")
@@ -500,7 +500,7 @@ async def set_provider_status(channel: str, provider_id: str, provider_status: s
     )
     async with session_scope() as session:
         result = await session.execute(statement)
-    return bool(result.rowcount)
+    return bool(rows_changed(result))
 
 
 __all__ = [

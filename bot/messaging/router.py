@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from bot.messaging import outbox
 from bot.core.auth import require_staff
+from bot.messaging import outbox
 from bot.messaging.schemas import OutboxItem, Status
 
 router = APIRouter(prefix="/api/outbox", tags=["outbox"], dependencies=[Depends(require_staff)],

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 Status = Literal["pending", "sending", "sent", "failed", "cancelled"]
 
 

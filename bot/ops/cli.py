@@ -43,7 +43,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Everything `make run` promises: schema, demo data, model, the three processes, URLs."""
-    from bot.ops.supervisor import Stack, StackError, train
+    from bot.ops.supervisor import Stack, StackError
 
     cmd_migrate(args)
     cmd_seed(args)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from bot.conversation import engine
 from bot.core.db import session_scope
 
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
@@ -30,5 +31,5 @@ async def health() -> Health:
     except Exception:
         database = "down"
     rasa, actions = await engine.engine_status(), await engine.action_server_status()
-    status = "ok" if (database, rasa, actions) == ("ok", "ok", "ok") else "degraded"
+    status: Literal["ok", "degraded"] = "ok" if (database, rasa, actions) == ("ok", "ok", "ok") else "degraded"
     return Health(status=status, database=database, engine=rasa, action_server=actions)

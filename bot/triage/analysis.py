@@ -64,7 +64,7 @@ class Analysis:
 def _apply_masks(matches: list[Match], masks: dict[str, tuple[str, ...]]) -> list[Match]:
     """'bouton de fièvre' hides the 'fièvre' inside it; 'mal au cœur' hides a chest pain."""
     hidden: set[int] = set()
-    for i, m in enumerate(matches):
+    for m in matches:
         for masked in masks.get(m.concept, ()):
             for j, other in enumerate(matches):
                 if other.concept == masked and other.start < m.end and m.start < other.end:

@@ -51,10 +51,10 @@ def _outcome(complaint: Complaint, facts: Facts, book: RuleBook) -> Outcome:
     level = chosen.level
     applied = []
     for modifier in book.modifiers:
-        if modifier.applies_to(complaint.code) and evaluate(modifier.when, facts) is True:
-            if LEVEL_RANK[modifier.min_level] < LEVEL_RANK[level]:
-                level = modifier.min_level
-                applied.append(modifier)
+        if (modifier.applies_to(complaint.code) and evaluate(modifier.when, facts) is True
+                and LEVEL_RANK[modifier.min_level] < LEVEL_RANK[level]):
+            level = modifier.min_level
+            applied.append(modifier)
     return Outcome(complaint, chosen, level, chosen.service, tuple(applied))
 
 

@@ -231,6 +231,7 @@ def triage(
         return _describe_result(lang, book, facts)
     if decision.level is None:
         decision = Decision(FALLBACK_LEVEL, None)
+    level = decision.level or FALLBACK_LEVEL
 
     questions = (asked_first + pending(facts, decision, book) + asked_last)[: book.max_questions]
     flags = [to_red_flag(f, analysis, book) for f in decision.flags]
@@ -241,16 +242,16 @@ def triage(
     if questions:
         reasons.append(book.texts["reasons"]["pending"][lang])
     return TriageResult(
-        level=decision.level,
+        level=level,
         service=decision.service,
         red_flags=flag_codes,
         reasons=reasons,
         follow_up_questions=[_question(q, lang, hit) for q in questions],
-        safety_net=_safety_net(decision.level, facts, flag_codes, book, lang, decision),
+        safety_net=_safety_net(level, facts, flag_codes, book, lang, decision),
         language=lang,
         complete=not questions,
         advice=_advice(decision, book, lang),
-        emergency_numbers=_numbers(decision.level, extra_numbers, book, lang),
+        emergency_numbers=_numbers(level, extra_numbers, book, lang),
         flags=flags,
         concepts=sorted(facts.concepts),
         rules_version=book.version,

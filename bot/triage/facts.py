@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .text import normalize
 
@@ -95,7 +96,7 @@ class Facts:
             return True
         return None
 
-    def copy(self, **changes: object) -> Facts:
+    def copy(self, **changes: Any) -> Facts:
         return replace(
             self, concepts=set(self.concepts), negated=set(self.negated), answered=set(self.answered),
             uncertain=set(self.uncertain), **changes,
@@ -150,17 +151,17 @@ def parse_age(norm: str, *, answer: bool = False) -> Range | None:
                 value += 0.5  # "1 an et demi", "2 and a half years"
             if 0 <= value <= 120:
                 return (value, value)
-    m = _AGE_EXPLICIT.search(norm)
-    if m and 0 <= int(m.group(1)) <= 120:
-        return (float(m.group(1)), float(m.group(1)))
+    found = _AGE_EXPLICIT.search(norm)
+    if found and 0 <= int(found.group(1)) <= 120:
+        return (float(found.group(1)), float(found.group(1)))
     if answer:
         # A bare number answering "how old?" is years; "3 semaines" is weeks.
-        m = re.fullmatch(r"\s*(\d{1,3}(?:\.\d)?)\s*", norm)
-        if m and float(m.group(1)) <= 120:
-            return (float(m.group(1)), float(m.group(1)))
-        m = re.search(r"\b(\d{1,2}) ?(semaines?|weeks?|jours?|days?)\b", norm)
-        if m:
-            days = float(m.group(1)) * (7 if m.group(2).startswith(("semaine", "week")) else 1)
+        found = re.fullmatch(r"\s*(\d{1,3}(?:\.\d)?)\s*", norm)
+        if found and float(found.group(1)) <= 120:
+            return (float(found.group(1)), float(found.group(1)))
+        found = re.search(r"\b(\d{1,2}) ?(semaines?|weeks?|jours?|days?)\b", norm)
+        if found:
+            days = float(found.group(1)) * (7 if found.group(2).startswith(("semaine", "week")) else 1)
             return (days / 365.25, days / 365.25)
     for regex, rng in _AGE_WORDS:
         if regex.search(norm):

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.core.datafiles import load, localized
-from bot.hospital.directory import Directory, format_hours
+from bot.hospital.directory import Directory, ServiceInfo, format_hours
 from bot.triage import triage
 from bot.triage.rules import rules
 
@@ -125,10 +125,11 @@ def orientation_reply(result, directory: Directory, language: str) -> tuple[str,
     return "\n\n".join(parts), custom
 
 
-def _service_for(directory: Directory, specialty: str | None, level: str):
+def _service_for(directory: Directory, specialty: str | None, level: str) -> ServiceInfo | None:
     if level == "emergency_department":
         candidates = directory.services_for_specialty(specialty) if specialty in EMERGENCY_SPECIALTIES else []
-        return (candidates or directory.services_for_specialty("emergency") or [None])[0]
+        found = candidates or directory.services_for_specialty("emergency")
+        return found[0] if found else None
     if specialty:
         candidates = directory.services_for_specialty(specialty)
         return candidates[0] if candidates else None

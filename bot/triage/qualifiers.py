@@ -188,11 +188,13 @@ class QuestionQualifier:
     de…", "est-ce que la vaccination contre la méningite…"): edsnlp's hypothesis cues miss some of
     them, so the same cues are also looked for ConText-style, within the mention's clause."""
 
-    def __init__(self, cues: CueSet, window: int) -> None:
-        self.cues = cues
+    def __init__(self, cues: CueSet | None, window: int) -> None:
+        self.cues = cues  # None: a rule book without such cues (tests' small books)
         self.window = window
 
     def qualify(self, tokens: list[str], mentions: list[Mention]) -> None:
+        if self.cues is None:
+            return
         found = self.cues.find(tokens)
         if not found.get("hypothesis_preceding") and not found.get("hypothesis_following"):
             return
@@ -278,8 +280,8 @@ def eds_pipeline(rules: QualifierRules) -> Any:
         tqdm.set_lock(threading.RLock())
         import edsnlp
         import edsnlp.pipes as eds
-        from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
         from edsnlp.pipes.qualifiers.family import patterns as family_patterns
+        from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
 
         fr = rules.french
         spans = {"triage": True}
@@ -345,7 +347,7 @@ def _eds_qualify(nlp: Any, tokens: list[str], mentions: list[Mention]) -> None:
         sent_starts.extend([True] + [False] * (end - start))
     # Our tokens are already lower-case and accent-free (what eds.normalizer would produce as
     # NORM) and already split into sentences, so only the qualifier components are run.
-    doc = Doc(nlp.vocab, words=words, sent_starts=sent_starts)
+    doc = Doc(nlp.vocab, words=words, sent_starts=list[bool | int | None](sent_starts))
     def key_of(m: Mention) -> tuple[int, int]:
         own = _sentence_of(tokens, m.start)
         canon = sentence_of[id(m)]

@@ -9,8 +9,8 @@ from .conditions import CONCEPT_KEYS
 from .decision import flags_for, flags_if_confirmed
 from .facts import Facts, facts_from_text
 from .recall import RecallHit, recall_net
-from .rules import LEVEL_RANK, RedFlagRule, RuleBook, rules
 from .result import RedFlag
+from .rules import LEVEL_RANK, RedFlagRule, RuleBook, rules
 
 
 def normalise_language(language: str | None) -> str | None:

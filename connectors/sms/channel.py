@@ -20,22 +20,21 @@ import logging
 import math
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 from sqlalchemy import select
 
-from bot.messaging import delivery
 from bot.conversation.message_path import handle_incoming
+from bot.conversation.models import Conversation
+from bot.conversation.transcript import Reply, conversation_for
 from bot.core.config import settings
 from bot.core.datafiles import fold
 from bot.core.db import session_scope
 from bot.messaging.delivery import is_emergency
-from bot.conversation.models import Conversation
 from bot.messaging.models import ChannelState
 from bot.messaging.outbox import DeliveryError
-from bot.conversation.transcript import Reply, conversation_for
 from connectors.common import channel_text, notice
 from connectors.sms.settings import SmsSettings, sms_settings
 from connectors.textsplit import split_text
@@ -109,7 +108,7 @@ def render(conversation: Conversation, replies: list[Reply]) -> list[Reply]:
     for reply in replies:
         text = reply.text.strip()
         call = reply.custom.get("call") if isinstance(reply.custom, dict) else None
-        if isinstance(call, dict) and call.get("label") and str(call.get("number", "")) not in " ".join(texts + [text]):
+        if isinstance(call, dict) and call.get("label") and str(call.get("number", "")) not in " ".join([*texts, text]):
             text = f"{text}\n{call['label']}" if text else str(call["label"])
         if text:
             texts.append(text)
@@ -277,7 +276,7 @@ async def _set_opt_out(sender: str, opted_out: bool) -> str:
         conversation = await conversation_for(session, CHANNEL, sender, settings().default_language)
         state = await _state(session, conversation.id)
         state.opted_out = opted_out
-        state.opted_out_at = datetime.now(timezone.utc) if opted_out else None
+        state.opted_out_at = datetime.now(UTC) if opted_out else None
         return conversation.id
 
 

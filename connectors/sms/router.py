@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from bot.messaging import outbox
-from connectors.sms import channel as sms
 from bot.conversation.message_path import NotRecorded
+from bot.messaging import outbox
 from connectors.common import BodyTooLarge, read_body
+from connectors.sms import channel as sms
 from connectors.sms.settings import sms_settings
 
 log = logging.getLogger(__name__)

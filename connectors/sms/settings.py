@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.core.config import cached_settings, env
 
+
 @dataclass(frozen=True)
 class SmsSettings:
     provider: str  # "twilio" or "log"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 from datetime import timedelta
@@ -25,13 +26,13 @@ from telegram import Message as TelegramMessage
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.messaging import delivery
 from bot.conversation.message_path import handle_incoming
-from bot.core.db import session_scope
 from bot.conversation.models import Conversation
+from bot.conversation.transcript import Reply
+from bot.core.db import session_scope
+from bot.messaging import delivery
 from bot.messaging.models import CallbackToken
 from bot.messaging.outbox import DeliveryError
-from bot.conversation.transcript import Reply
 from connectors.common import channel_text, language_from_hint, notice
 from connectors.telegram.settings import telegram_settings
 from connectors.textsplit import split_text, utf16_length
@@ -324,14 +325,12 @@ async def run_polling() -> None:
         poller = asyncio.create_task(poll(stop))
         await stop.wait()
         poller.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await poller
-        except asyncio.CancelledError:
-            pass
     finally:
         await delivery.stop()
-        from bot.core import db
         from bot.conversation import engine
+        from bot.core import db
 
         await engine.close()
         await db.dispose()

@@ -9,9 +9,9 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from connectors.telegram import channel as telegram
 from bot.conversation.message_path import NotRecorded
 from connectors.common import BodyTooLarge, read_body
+from connectors.telegram import channel as telegram
 from connectors.telegram.settings import telegram_settings
 
 log = logging.getLogger(__name__)

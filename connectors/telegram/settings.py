@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.core.config import cached_settings, env
 
+
 @dataclass(frozen=True)
 class TelegramSettings:
     token: str = field(repr=False)

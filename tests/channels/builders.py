@@ -98,16 +98,15 @@ async def post_sms(client, form: dict[str, str], signature: str | None = "valid"
 
 async def run_worker(passes: int = 1) -> int:
     """What the back office's worker does in the background, one pass at a time."""
-    from bot.messaging import delivery
-    from bot.messaging import outbox
+    from bot.messaging import delivery, outbox
 
     worker = outbox.Worker(delivery.dispatch, name="test-worker")
     return sum([await worker.run_once() for _ in range(passes)])
 
 
 async def conversation_of(channel: str, sender: str):
-    from bot.core import db
     from bot.conversation.models import Conversation
+    from bot.core import db
 
     async with db.session_scope() as session:
         return await session.scalar(select(Conversation).where(Conversation.channel == channel,
@@ -115,8 +114,8 @@ async def conversation_of(channel: str, sender: str):
 
 
 async def count_messages(channel: str, sender: str) -> int:
-    from bot.core import db
     from bot.conversation.models import Conversation, Message
+    from bot.core import db
 
     async with db.session_scope() as session:
         return await session.scalar(select(func.count(Message.id)).join(Conversation).where(

@@ -181,9 +181,9 @@ def fake_engine(monkeypatch) -> ChannelEngine:
 @pytest.fixture(autouse=True)
 async def channels_env(monkeypatch, migrated_database, fake_telegram, fake_twilio):
     """Both channels configured against the fakes; no quiet hours, no rate limits, immediate retries."""
+    from bot.core import config as channel_settings
     from bot.core import db
     from bot.messaging.models import OutboxMessage
-    from bot.core import config as channel_settings
 
     env = {
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,

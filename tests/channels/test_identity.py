@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.core import db
 from bot.conversation import identity
-from bot.messaging import outbox
 from bot.conversation.models import Patient, PhoneVerification
+from bot.core import db
+from bot.messaging import outbox
 from tests.channels.builders import conversation_of, new_phone, post_sms, sms_form
 
 _senders = itertools.count(1)

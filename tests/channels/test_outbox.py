@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
 
+from bot.conversation.transcript import Reply
 from bot.core import db
-from bot.messaging import delivery
-from bot.messaging import channels, outbox
+from bot.messaging import channels, delivery, outbox
 from bot.messaging.channels import Channel, load_channels
 from bot.messaging.models import OutboxMessage
-from bot.conversation.transcript import Reply
 from tests.channels.builders import (
-    conversation_of, new_chat, new_phone, outbox_rows, post_sms, post_update, run_worker, sms_form,
+    conversation_of,
+    new_chat,
+    new_phone,
+    outbox_rows,
+    post_sms,
+    post_update,
+    run_worker,
+    sms_form,
     text_update,
 )
 from tests.staff import staff_headers
@@ -105,7 +111,7 @@ async def test_a_message_waiting_for_a_retry_holds_back_the_later_ones(client, f
 def at_paris(hour: int, minute: int = 0, day: int = 15, month: int = 1) -> datetime:
     from zoneinfo import ZoneInfo
 
-    return datetime(2027, month, day, hour, minute, tzinfo=ZoneInfo(PARIS)).astimezone(timezone.utc)
+    return datetime(2027, month, day, hour, minute, tzinfo=ZoneInfo(PARIS)).astimezone(UTC)
 
 
 @pytest.mark.parametrize(

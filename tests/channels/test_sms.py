@@ -6,11 +6,18 @@ import logging
 
 import pytest
 
-from bot.messaging import delivery
 from bot.conversation.transcript import Reply
+from bot.messaging import delivery
 from connectors.sms import channel as sms
 from tests.channels.builders import (
-    conversation_of, count_messages, new_phone, outbox_rows, post_sms, PUBLIC_URL, run_worker, sms_form,
+    PUBLIC_URL,
+    conversation_of,
+    count_messages,
+    new_phone,
+    outbox_rows,
+    post_sms,
+    run_worker,
+    sms_form,
 )
 from tests.staff import staff_headers
 

@@ -6,12 +6,20 @@ import asyncio
 
 import pytest
 
-from bot.messaging import delivery
 from bot.conversation.transcript import Reply
+from bot.messaging import delivery
 from connectors.telegram import channel as telegram
 from tests.channels.builders import (
-    UNSUPPORTED, callback_update, conversation_of, count_messages, message_update, new_chat, outbox_rows,
-    post_update, run_worker, text_update,
+    UNSUPPORTED,
+    callback_update,
+    conversation_of,
+    count_messages,
+    message_update,
+    new_chat,
+    outbox_rows,
+    post_update,
+    run_worker,
+    text_update,
 )
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 
 from jsonschema import ValidationError, validate
+from rasa.core.actions.action import RemoteAction
 
 from connectors.rasa import engine_tuning
-from rasa.core.actions.action import RemoteAction
 
 GOOD = [
     {"events": [], "responses": []},

@@ -109,8 +109,8 @@ async def test_the_engine_can_speak_first_through_the_gateway(api):
 
     await engine.trigger_intent(conversation_id, "greet")
     await engine.close()
-    from bot.core import db
     from bot.conversation.transcript import history
+    from bot.core import db
 
     for _ in range(50):
         async with db.session_scope() as session:

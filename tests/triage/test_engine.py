@@ -104,7 +104,7 @@ def test_answers_as_options_or_free_text(text: str, answers: dict, level: str) -
 def test_answered_questions_are_not_asked_again() -> None:
     first = triage("J'ai mal au ventre")
     asked = {q.id for q in first.follow_up_questions}
-    second = triage("J'ai mal au ventre", answers={qid: "je ne sais pas" for qid in asked})
+    second = triage("J'ai mal au ventre", answers=dict.fromkeys(asked, "je ne sais pas"))
     assert not asked & {q.id for q in second.follow_up_questions}
 
 

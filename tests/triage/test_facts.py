@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.triage.facts import parse_age, parse_duration, parse_pain, parse_sex, parse_temperature, parse_yes_no
 from bot.core.language import likely_language
+from bot.triage.facts import parse_age, parse_duration, parse_pain, parse_sex, parse_temperature, parse_yes_no
 from bot.triage.text import normalize, tokenize
 
 

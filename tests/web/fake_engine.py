@@ -15,7 +15,7 @@ SERVICES = {"cardio": ("Cardiologie", "Cardiology"), "radio": ("Radiologie", "Ra
 
 def _button(language: str, code: str) -> dict[str, str]:
     fr, en = SERVICES[code]
-    return {"title": fr if language == "fr" else en, "payload": '/inform_service{"service":"%s"}' % code}
+    return {"title": fr if language == "fr" else en, "payload": f'/inform_service{{"service":"{code}"}}'}
 
 
 def answer(text: str, language: str) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
+from bot.conversation.models import Conversation, Message
 from bot.core import db
 from bot.main import create_app
-from bot.conversation.models import Conversation, Message
 from connectors.web import channel as web_channel
-from tests.web.fake_engine import ScriptedEngine
 from tests.staff import staff_headers
+from tests.web.fake_engine import ScriptedEngine
 
 CARDIO = '/inform_service{"service":"cardio"}'
 
@@ -310,9 +310,8 @@ def test_a_flood_of_messages_is_slowed_down(client, engine, monkeypatch):
 
 def test_a_socket_that_never_says_hello_is_closed(client, monkeypatch):
     monkeypatch.setattr(web_channel, "HELLO_TIMEOUT", 0.2)
-    with client.websocket_connect("/ws/chat") as socket:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            socket.receive_json()
+    with client.websocket_connect("/ws/chat") as socket, pytest.raises(WebSocketDisconnect) as closed:
+        socket.receive_json()
     assert closed.value.code == web_channel.CLOSE_NO_HELLO
 
 

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.core.db import make_engine
 from bot.core.config import settings
+from bot.core.db import make_engine
 from bot.core.tables import Base
 
 target_metadata = Base.metadata
