@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.core.language import default_language
 from bot.core.models import Base, new_id, utcnow
 
 
@@ -16,7 +17,7 @@ class Patient(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    language: Mapped[str] = mapped_column(String(5), default="fr")
+    language: Mapped[str] = mapped_column(String(5), default=default_language)
     phone: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -31,7 +32,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     sender: Mapped[str] = mapped_column(String(200))  # the channel's own id: chat id, phone, browser session
     patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"), default=None)
-    language: Mapped[str] = mapped_column(String(5), default="fr")
+    language: Mapped[str] = mapped_column(String(5), default=default_language)
     handled_by: Mapped[str] = mapped_column(String(20), default="bot")  # "bot" or "nurse"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

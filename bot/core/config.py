@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.core.language import default_language, supported_languages
+
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("PARCOURS_VAR", ROOT / "var"))
 
@@ -70,11 +72,19 @@ class Settings:
     rasa_timeout: float
     gateway_token: str = field(repr=False)  # between the back office and the Rasa gateway channel
     staff_token: str = field(repr=False)  # hospital staff and systems calling the back-office API
-    default_language: str = "fr"
+    default_language: str  # of a new conversation; the hospital's own language unless set
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _language(value: str) -> str:
+    if not value:
+        return default_language()
+    if value not in supported_languages():
+        raise ValueError(f"PARCOURS_DEFAULT_LANGUAGE must be one of {supported_languages()}, not {value!r}")
+    return value
 
 
 @cached_settings
@@ -96,5 +106,5 @@ def settings() -> Settings:
         rasa_timeout=float(env("RASA_TIMEOUT", "20")),
         gateway_token=_secret("PARCOURS_GATEWAY_TOKEN", "gateway.token"),
         staff_token=_secret("PARCOURS_STAFF_TOKEN", "staff.token"),
-        default_language=env("PARCOURS_DEFAULT_LANGUAGE", "fr"),
+        default_language=_language(env("PARCOURS_DEFAULT_LANGUAGE")),
     )

@@ -47,8 +47,9 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
 
 
-def localized(texts: dict[str, str], language: str, fallback: str = "fr") -> str:
-    return texts.get(language) or texts.get(fallback) or next(iter(texts.values()), "")
+def localized(texts: dict[str, str], language: str) -> str:
+    """The text in this language, else in the first language that has one."""
+    return texts.get(language) or next(iter(texts.values()), "")
 
 
 def message(key: str, language: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.core.language import supported_languages
+
 from .analysis import Analysis, analyse
 from .conditions import CONCEPT_KEYS
 from .decision import flags_for, flags_if_confirmed
@@ -17,7 +19,7 @@ def normalise_language(language: str | None) -> str | None:
     if not language:
         return None
     code = language.strip().lower()[:2]
-    return code if code in ("fr", "en") else None
+    return code if code in supported_languages() else None
 
 
 def facts_from_analysis(text: str, analysis: Analysis) -> Facts:
