@@ -16,10 +16,6 @@ _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so releasing a
-    # savepoint would commit the whole unit of work early; SQLAlchemy's documented fix: the driver
-    # stays out of it (autocommit) and every transaction starts with our own BEGIN (`_begin`).
-    dbapi_connection.isolation_level = None
     # WAL lets the action server read while the back office writes; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -33,11 +29,14 @@ def rows_changed(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _begin(connection: Any) -> None:
-    # IMMEDIATE: take the write lock at the start. A deferred transaction that reads, then writes,
-    # fails at once with "database is locked" when another writer got in between (busy_timeout
-    # cannot help: waiting could deadlock); with the lock up front, writers queue instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin_before_savepoint(connection: Any, _name: str) -> None:
+    # The driver begins a transaction lazily, before the first write, and not before a SAVEPOINT:
+    # a savepoint opened first would then be the outermost transaction, and releasing it would
+    # commit the whole unit of work early. Begin it here. (Beginning every transaction up front
+    # instead would hold a read snapshot that a later write cannot upgrade when another writer got
+    # in between: "database is locked" at once, busy_timeout or not.)
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -51,7 +50,7 @@ def make_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin)
+        event.listen(engine.sync_engine, "savepoint", _begin_before_savepoint)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
