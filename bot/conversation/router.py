@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Security
+from fastapi import APIRouter, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
+from bot.conversation.client import client_address
 from bot.conversation.message_path import NotRecorded, handle_incoming
 from bot.conversation.schemas import ChatRequest, ChatResponse, ReplyOut
 from bot.core.auth import bearer, is_staff
@@ -18,7 +19,9 @@ SIGNED_CHANNELS = frozenset({"telegram", "sms"})
 @router.post("/chat", response_model=ChatResponse, summary="Send a patient message, get the assistant's replies",
              responses={403: {"description": "telegram or sms without the staff token"},
                         503: {"description": "The message could not be recorded (nothing was kept): send it again"}})
-async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> ChatResponse:
+async def chat(
+    request: ChatRequest, http: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+) -> ChatResponse:
     """Records the message, screens it for red flags, asks the engine and returns its replies.
 
     The patient's message is stored before the engine is asked: if the engine is unavailable the
@@ -28,6 +31,7 @@ async def chat(request: ChatRequest, credentials: HTTPAuthorizationCredentials |
     if request.channel in SIGNED_CHANNELS and not is_staff(credentials):
         raise HTTPException(403, f"{request.channel} messages arrive through the {request.channel} webhook; "
                                  "posting them here needs the staff token")
+    client_address.set(http.client.host if http.client else None)
     try:
         turn = await handle_incoming(request.channel, request.sender, request.text, request.metadata)
     except NotRecorded:

@@ -72,6 +72,7 @@ class Settings:
     rasa_timeout: float
     gateway_token: str = field(repr=False)  # between the back office and the Rasa gateway channel
     staff_token: str = field(repr=False)  # hospital staff and systems calling the back-office API
+    web_session_key: str = field(repr=False)  # signs the web chat's session ids (connectors/web)
     default_language: str  # of a new conversation; the hospital's own language unless set
 
     @property
@@ -106,5 +107,6 @@ def settings() -> Settings:
         rasa_timeout=float(env("RASA_TIMEOUT", "20")),
         gateway_token=_secret("PARCOURS_GATEWAY_TOKEN", "gateway.token"),
         staff_token=_secret("PARCOURS_STAFF_TOKEN", "staff.token"),
+        web_session_key=_secret("PARCOURS_WEB_SESSION_KEY", "web-session.key"),
         default_language=_language(env("PARCOURS_DEFAULT_LANGUAGE")),
     )

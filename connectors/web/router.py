@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from bot.conversation.client import client_address
 from bot.conversation.schemas import Button
 from connectors.web import channel as web_channel
 from connectors.web import demo
@@ -85,4 +86,5 @@ async def web_history(session: str) -> WebHistory | JSONResponse:
 @router.websocket("/ws/chat")
 async def web_chat(socket: WebSocket) -> None:
     """JSON frames; see connectors/web/channel.py for the protocol."""
+    client_address.set(socket.client.host if socket.client else None)
     await web_channel.serve(socket)
