@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import engine, identity
+from bot.conversation.models import Conversation
 from bot.conversation.screening import ScreenResult, screen
 from bot.conversation.transcript import (
     Reply,
@@ -58,6 +60,7 @@ class Turn:
     language: str
     replies: list[Reply]
     red_flags: list[str]
+    read_by_channel: bool = False  # `read_as` gave the message another meaning (an SMS option number)
 
 
 def clean_text(text: str) -> tuple[str, bool]:
@@ -109,6 +112,12 @@ def engine_message(text: str, language: str, red_flags: list[str], *, orientatio
     return text.lstrip("/")[:MAX_ENGINE_TEXT] or "..."
 
 
+ReadAs = Callable[[AsyncSession, Conversation, str], Awaitable[str]]
+# What a database that cannot be reached raises: SQLAlchemy's errors, and what the drivers let
+# through untranslated while connecting (asyncpg: a refused connection, a timeout).
+RECORDING_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
 class NotRecorded(Exception):
     """The patient's message could not be recorded (database away): nothing of it was kept, so the
     provider should deliver it again (webhooks answer 5xx)."""
@@ -117,20 +126,20 @@ class NotRecorded(Exception):
 @overload
 async def handle_incoming(
     channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: None = None,
-    reply_key: str | None = None, language_hint: str | None = None,
+    reply_key: str | None = None, language_hint: str | None = None, read_as: ReadAs | None = None,
 ) -> Turn: ...
 
 
 @overload
 async def handle_incoming(
     channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: str,
-    reply_key: str | None = None, language_hint: str | None = None,
+    reply_key: str | None = None, language_hint: str | None = None, read_as: ReadAs | None = None,
 ) -> Turn | None: ...
 
 
 async def handle_incoming(
     channel: str, sender: str, text: str, metadata: dict[str, Any] | None = None, *, receipt: str | None = None,
-    reply_key: str | None = None, language_hint: str | None = None,
+    reply_key: str | None = None, language_hint: str | None = None, read_as: ReadAs | None = None,
 ) -> Turn | None:
     """One patient message, in two transactions: before the engine (the message and what it
     settles) and after (the replies).
@@ -140,6 +149,8 @@ async def handle_incoming(
     recorded raises NotRecorded with nothing kept, so that the provider's retry is processed.
     `reply_key`: the replies are also enqueued for delivery on the channel, with the transcript.
     `language_hint`: the language of a new conversation (the patient's app language).
+    `read_as`: the channel's reading of the message in the same transaction (SMS: "2" is the second
+    option offered), so that a redelivery or a failed write neither consumes nor loses it.
     """
     text, truncated = clean_text(text)
     default_language = settings().default_language
@@ -148,6 +159,8 @@ async def handle_incoming(
             if receipt is not None and not await record_receipt(session, channel, receipt):
                 return None
             conversation = await conversation_for(session, channel, sender, language_hint or default_language)
+            read = await read_as(session, conversation, text) if read_as is not None else text
+            read_by_channel, text = read != text, read
             # Only a greeting needs to know whether it opens the conversation: ask the database then only.
             first_message = greeting_language(text) is not None and not await has_patient_messages(
                 session, conversation.id)
@@ -157,10 +170,11 @@ async def handle_incoming(
                                   payload={"metadata": metadata} if metadata else None)
             conversation_id = conversation.id
             verifying = await identity.is_pending(session, conversation_id)
-    except SQLAlchemyError as error:
+    except RECORDING_ERRORS as error:
         raise NotRecorded(type(error).__name__) from error
     # Committed: from here on, a failure loses no patient message.
-    turn = Turn(conversation_id=conversation_id, language=language, replies=[], red_flags=[])
+    turn = Turn(conversation_id=conversation_id, language=language, replies=[], red_flags=[],
+                read_by_channel=read_by_channel)
 
     if not text:
         turn.replies.append(Reply(text=message("empty_message", language)))

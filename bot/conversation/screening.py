@@ -1,7 +1,7 @@
 """The red-flag screen every patient message goes through before anything else.
 
 It must never cost a patient their answer: if the screen itself fails, the message still goes
-on, and the reply carries the emergency numbers (see chat.py).
+on, and the reply carries the emergency numbers (see message_path.py).
 """
 
 from __future__ import annotations

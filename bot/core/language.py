@@ -80,7 +80,7 @@ def detect_language(text: str) -> str | None:
     meaningful = [w for w in words if w not in rules.neutral_words]
     if len(meaningful) < rules.min_words_to_detect and len(words) < rules.min_words_to_detect + 1:
         return None
-    best, runner_up = _marker_scores(words)[:2]
+    best, runner_up = [*_marker_scores(words), ("", 0)][:2]  # one language declared: no runner-up
     # Function words decide SMS-style text, where langdetect is unreliable.
     if best[1] >= 2 and best[1] >= 2 * runner_up[1]:
         return best[0]
@@ -101,7 +101,7 @@ def likely_language(text: str, default: str, tokens: Sequence[str] | None = None
     scores = dict(_marker_scores(words))
     if "fr" in scores and any(c in _FRENCH_LETTERS for c in text[:2000]):
         scores["fr"] += 2
-    (best, top), (_, second) = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:2]
+    (best, top), (_, second) = [*sorted(scores.items(), key=lambda kv: kv[1], reverse=True), ("", 0)][:2]
     return best if top > second else default
 
 

@@ -1,7 +1,7 @@
 """The one outbound path: every message the patient did not just ask for, and every reply sent
 through a provider, goes through the outbox (bot/messaging/outbox.py) to the patient's own channel.
 
-    send_proactive / trigger_proactive / deliver_from_engine / send_replies
+    send_proactive / trigger_proactive / deliver_from_engine / enqueue_replies (with the message path)
         → transcript + outbox rows (one transaction) → first attempt now → worker retries
 
 Channels plug in through `bot.messaging.channels` (each connector package registers a Channel):
@@ -37,7 +37,7 @@ _TRANSCRIPT_ONLY = {"web"}
 
 __all__ = [
     "DeliveryError", "UnknownConversation", "deliver_enqueued", "deliver_from_engine", "dispatch", "enqueue_proactive",
-    "enqueue_replies", "send_proactive", "send_replies", "start", "stop", "trigger_proactive",
+    "enqueue_replies", "send_proactive", "start", "stop", "trigger_proactive",
 ]
 
 
@@ -209,16 +209,6 @@ async def deliver_from_engine(conversation_id: str, message: dict[str, Any]) -> 
     except UnknownConversation:
         return False
     return True
-
-
-async def send_replies(conversation_id: str, replies: Sequence[Reply], *, key_prefix: str) -> list[str]:
-    """`enqueue_replies` in a transaction of its own, then the first attempt."""
-    async with session_scope() as session:
-        conversation = await conversation_by_id(session, conversation_id)
-        if conversation is None:
-            raise UnknownConversation(conversation_id)
-        ids = await enqueue_replies(session, conversation, replies, key_prefix=key_prefix)
-    return await deliver_enqueued(ids)
 
 
 # ---------------------------------------------------------------- lifecycle

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.core.datafiles import load, localized
+from bot.core.numbers import emergency_numbers
 from bot.hospital.directory import Directory, ServiceInfo, format_hours
 from bot.triage import triage
 from bot.triage.rules import rules
@@ -94,7 +95,9 @@ def answer_buttons(question: dict[str, Any], language: str = "fr", answers: dict
             for option in options]
 
 
-def _call_button(number: str, language: str) -> dict[str, str]:
+def _call_button(code: str, language: str) -> dict[str, str]:
+    """The number to call, by its code in emergency_numbers.yml, as a button the channel renders."""
+    number = emergency_numbers().numbers[code].number
     return {"number": number, "label": localized(_texts()["call_labels"], language).format(number=number)}
 
 
@@ -117,11 +120,11 @@ def orientation_reply(result, directory: Directory, language: str) -> tuple[str,
     if level == "emergency_department":
         site = directory.site
         custom["triage"]["place"] = {"name": site.name, "address": site.address}
-        custom["call"] = _call_button("15", language)
+        custom["call"] = _call_button("samu", language)
     elif "suicidal_thoughts" in data["red_flags"]:
-        custom["call"] = _call_button("3114", language)
+        custom["call"] = _call_button("suicide", language)
     elif level == "same_day":
-        custom["call"] = _call_button("116 117", language)
+        custom["call"] = _call_button("on_call_gp", language)
     return "\n\n".join(parts), custom
 
 
@@ -186,7 +189,7 @@ def emergency_reply(red_flags: list[str], directory: Directory | None, language:
     parts.append(localized(texts["closing"], language))
     custom = {"triage": {"level": level, "service": flags[0].service if flags else "emergency",
                          "red_flags": list(red_flags)},
-              "call": _call_button("15", language)}
+              "call": _call_button("samu", language)}
     return "\n\n".join(parts), custom
 
 

@@ -20,18 +20,19 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.message_path import handle_incoming
 from bot.conversation.models import Conversation
-from bot.conversation.transcript import Reply, conversation_for
-from bot.core.config import settings
+from bot.conversation.transcript import Reply
 from bot.core.datafiles import fold
 from bot.core.db import session_scope
+from bot.core.numbers import emergency_numbers
 from bot.messaging.delivery import is_emergency
 from bot.messaging.models import ChannelState
 from bot.messaging.outbox import DeliveryError
@@ -115,7 +116,7 @@ def render(conversation: Conversation, replies: list[Reply]) -> list[Reply]:
         if reply.buttons:
             options = reply.buttons  # the last offer is the one the patient answers
         emergency = emergency or is_emergency(reply)
-    if emergency and "114" not in " ".join(texts):
+    if emergency and emergency_numbers().numbers["deaf_sms"].number not in " ".join(texts):
         texts.append(channel_text("sms_deaf_emergency", language))
     if options:
         numbered = "\n".join(f"{index}. {button.get('title', '')}" for index, button in enumerate(options, 1))
@@ -257,27 +258,23 @@ async def _remember_options(conversation_id: str, options: list[dict[str, str]])
         state.options = list(options)
 
 
-async def _take_options(sender: str) -> list[dict[str, str]]:
-    """The options last offered to this number, forgotten now: the patient has written again."""
-    async with session_scope() as session:
-        conversation_id = await session.scalar(
-            select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.sender == sender))
-        if conversation_id is None:
-            return []
-        state = await session.get(ChannelState, conversation_id)
-        if state is None or not state.options:
-            return []
-        options, state.options = list(state.options), []
-        return options
+async def _read_option(session: AsyncSession, conversation: Conversation, body: str) -> str:
+    """A number answering the options last offered is that option's payload; the options are
+    forgotten either way (the patient has written again), in the message's own transaction."""
+    state = await session.get(ChannelState, conversation.id)
+    if state is None or not state.options:
+        return body
+    options, state.options = list(state.options), []
+    return chosen_option(body, options) or body
 
 
-async def _set_opt_out(sender: str, opted_out: bool) -> str:
-    async with session_scope() as session:
-        conversation = await conversation_for(session, CHANNEL, sender, settings().default_language)
+def _opt_out(opted_out: bool) -> Callable[[AsyncSession, Conversation], Awaitable[None]]:
+    async def change(session: AsyncSession, conversation: Conversation) -> None:
         state = await _state(session, conversation.id)
         state.opted_out = opted_out
         state.opted_out_at = datetime.now(UTC) if opted_out else None
-        return conversation.id
+
+    return change
 
 
 # ---------------------------------------------------------------- in
@@ -314,17 +311,17 @@ async def process_inbound(form: dict[str, str]) -> str:
     key = f"sms:{sid}"  # the MessageSid is recorded with what the message brings: a redelivery is skipped
     if word := keyword(body):
         opted_out = word == "stop"
-        await _set_opt_out(sender, opted_out)  # idempotent: a redelivered STOP changes nothing
+        # With the receipt: a STOP redelivered after a START changes nothing.
         done = await notice(CHANNEL, sender, "sms_opted_out" if opted_out else "sms_opted_in", reply_key=key,
-                            receipt=sid, incoming=body.strip()[:40], incoming_payload={"keyword": word})
+                            receipt=sid, incoming=body.strip()[:40], incoming_payload={"keyword": word},
+                            also=_opt_out(opted_out))
         return ("opted_out" if opted_out else "opted_in") if done else "duplicate"
     media = form.get("NumMedia", "0")
     if not body.strip() and media.isdigit() and int(media) > 0:
         done = await notice(CHANNEL, sender, "text_only", reply_key=key, receipt=sid, incoming="",
                             incoming_payload={"unsupported": "mms"})
         return "unsupported" if done else "duplicate"
-    text = chosen_option(body, await _take_options(sender)) or body
-    turn = await handle_incoming(CHANNEL, sender, text, receipt=sid, reply_key=key)
+    turn = await handle_incoming(CHANNEL, sender, body, receipt=sid, reply_key=key, read_as=_read_option)
     if turn is None:
         return "duplicate"
-    return "option" if text is not body else "message"
+    return "option" if turn.read_by_channel else "message"

@@ -182,6 +182,38 @@ async def test_stop_opts_out_of_proactive_messages_and_start_opts_back_in(client
     assert fake_twilio.to(phone)[-1] == "Rappel : RDV demain"
 
 
+async def test_a_stop_redelivered_after_start_does_not_opt_the_patient_out_again(client, fake_engine, fake_twilio):
+    phone = new_phone()
+    await post_sms(client, sms_form(phone, "bonjour"))
+    conversation = await conversation_of("sms", phone)
+    stop = sms_form(phone, "STOP")
+    await post_sms(client, stop)
+    await post_sms(client, sms_form(phone, "START"))
+    assert (await post_sms(client, stop)).headers["x-parcours-outcome"] == "duplicate"
+    [entry] = await delivery.send_proactive(conversation.id, Reply(text="Rappel"), idempotency_key=f"redo-{phone}")
+    assert entry.status == "sent"
+
+
+async def test_an_option_whose_first_delivery_failed_to_be_stored_is_still_that_option(
+        client, fake_engine, fake_twilio, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from bot.conversation import message_path
+
+    async def failing_write(*args, **kwargs):
+        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
+
+    phone = new_phone()
+    await post_sms(client, sms_form(phone, "bonjour"))
+    answer = sms_form(phone, "2")
+    with monkeypatch.context() as patched:
+        patched.setattr(message_path, "record_incoming", failing_write)
+        assert (await post_sms(client, answer)).status_code == 503
+    response = await post_sms(client, answer)
+    assert response.headers["x-parcours-outcome"] == "option"
+    assert fake_engine.received[-1]["text"].startswith('/inform_service{"service": "cardiologie_interventionnelle')
+
+
 async def test_a_proactive_message_queued_before_stop_is_not_sent_after_it(client, fake_engine, fake_twilio):
     phone = new_phone()
     await post_sms(client, sms_form(phone, "bonjour"))

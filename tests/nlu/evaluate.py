@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args.model = str(Path(args.model).resolve())
     args.out = str(Path(args.out).resolve())
     _quiet()
-    # The pipeline's custom component is imported as `nlu.components...`: from the repository root.
+    # The pipeline's custom component is imported as `connectors.rasa.metadata_entities`: from the repository root.
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     return asyncio.run(evaluate(args))
