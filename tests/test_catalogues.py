@@ -23,7 +23,7 @@ from bot.core.numbers import emergency_numbers, placeholders_in
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = frozenset(supported_languages())
 # Data files that hold words to recognise, not texts to show.
-NOT_TEXTS = {"lexicon", "qualifiers", "recall", "recall_examples", "recall_examples_dev", "language"}
+NOT_TEXTS = {"qualifiers", "recall_examples", "recall_examples_dev", "language"}
 DATA_FILES = sorted(p for p in ROOT.glob("bot/*/data/*.yml") if p.stem not in NOT_TEXTS)
 # Numbers no other text has, and the short ones where a sentence calls them ("appelez le 15").
 _EMERGENCY_NUMBER = re.compile(

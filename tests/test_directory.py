@@ -212,6 +212,20 @@ async def test_rows_the_file_would_refuse_are_still_answered_for(hospital_db: Se
 
 
 @on_loop
+async def test_a_row_an_administrator_broke_is_left_out_not_fatal(hospital_db: Sessions, seed_hospital, caplog) -> None:
+    await seed_hospital(hospital_db)
+    async with hospital_db() as session:
+        service = await session.scalar(select(Service).where(Service.code == "urologie"))
+        service.code, service.name = "Urologie_1", {"fr": "", "en": ""}
+        await session.commit()
+    async with hospital_db() as session:
+        directory = await load_directory(session)
+    assert directory.service("cardiologie") is not None
+    assert all(s.code != "Urologie_1" for s in directory.services)
+    assert "left out" in caplog.text
+
+
+@on_loop
 async def test_an_empty_database_says_to_seed(hospital_db: Sessions) -> None:
     async with hospital_db() as session:
         with pytest.raises(EmptyDirectoryError, match="python -m bot seed"):

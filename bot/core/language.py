@@ -30,6 +30,7 @@ class LanguageRules(BaseModel):
 
     version: int
     supported: tuple[str, ...] = Field(min_length=1)
+    names: dict[str, str]
     switch_requests: dict[str, tuple[str, ...]]
     min_words_to_detect: int = Field(ge=1)
     neutral_words: frozenset[str]
@@ -38,7 +39,7 @@ class LanguageRules(BaseModel):
 
     @model_validator(mode="after")
     def _every_language_described(self) -> LanguageRules:
-        for name in ("switch_requests", "greetings", "markers"):
+        for name in ("names", "switch_requests", "greetings", "markers"):
             if set(getattr(self, name)) != set(self.supported):
                 raise ValueError(f"{name} must list exactly the supported languages {list(self.supported)}")
         return self
@@ -51,6 +52,12 @@ def _rules() -> LanguageRules:
 
 def supported_languages() -> list[str]:
     return list(_rules().supported)
+
+
+def language_names() -> dict[str, str]:
+    """Each supported language's name in itself, in declaration order."""
+    names = _rules().names
+    return {code: names[code] for code in _rules().supported}
 
 
 def default_language() -> str:

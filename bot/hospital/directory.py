@@ -14,6 +14,7 @@ alias in every language. The longest, closest match wins; a word several service
 
 from __future__ import annotations
 
+import logging
 import re
 import time as clock
 import weakref
@@ -24,7 +25,7 @@ from operator import attrgetter
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 from sqlalchemy import select
@@ -34,6 +35,8 @@ from sqlalchemy.orm import selectinload
 from bot.core.datafiles import fold, localized
 from bot.hospital.models import Service, Site
 from bot.hospital.schemas import END_OF_DAY, ExamBase, ExamInfo, OpeningSlot, ServiceBase, ServiceInfo, SiteInfo
+
+log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -134,7 +137,7 @@ async def load_directory(session: AsyncSession) -> Directory:
             .order_by(Service.id)
         )
     ).all()
-    service_infos = tuple(_service_info(service) for service in services)
+    service_infos = tuple(info for service in services if (info := _readable(service)) is not None)
     return Directory(
         sites=tuple(SiteInfo.model_validate(site, from_attributes=True) for site in sites),
         services=service_infos,
@@ -168,6 +171,17 @@ async def get_directory(sessionmaker: async_sessionmaker[AsyncSession], max_age:
 def invalidate() -> None:
     """Forget every cached snapshot: the next `get_directory` reads the database (after a seed)."""
     _cache.clear()
+
+
+def _readable(service: Service) -> ServiceInfo | None:
+    """A row an administrator broke (a blank name, a code with capitals) is left out and logged:
+    one bad row must not take every practical answer down with it."""
+    try:
+        return _service_info(service)
+    except ValidationError as error:
+        problems = ", ".join(".".join(str(p) for p in e["loc"]) or "row" for e in error.errors()[:5])
+        log.error("directory: service row %s (%r) left out, invalid: %s", service.id, service.code[:40], problems)
+        return None
 
 
 def _service_info(service: Service) -> ServiceInfo:

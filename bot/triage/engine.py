@@ -75,10 +75,10 @@ def _reasons(decision: Decision, facts: Facts, analysis: Analysis, book: RuleBoo
         involved |= set(outcome.complaint.triggers) | _condition_concepts([outcome.rule.when])
     items = _concept_texts(analysis, involved & facts.concepts, book, language)
     if facts.temperature is not None and facts.temperature >= 38:
-        value = f"{facts.temperature:.1f}".replace(".", "," if language == "fr" else ".")
-        items.append(f"{'une température de' if language == 'fr' else 'a temperature of'} {value} °C")
+        value = f"{facts.temperature:.1f}".replace(".", texts["decimal_point"][language])
+        items.append(texts["temperature"][language].format(value=value))
     if facts.pain is not None and facts.pain >= 4:
-        items.append(f"{'une douleur à' if language == 'fr' else 'pain at'} {facts.pain:g}/10")
+        items.append(texts["pain"][language].format(score=f"{facts.pain:g}"))
     reasons = []
     if items:
         reasons.append(texts["you_describe"][language].format(items=_join(items, language, book)))

@@ -310,6 +310,9 @@ class Reasons(_Model):
     red_flag: Text
     pending: Text
     and_: Text = Field(alias="and")
+    temperature: Text  # {value}: the temperature as the patient's language writes it
+    pain: Text  # {score}
+    decimal_point: Text
 
 
 class SafetyNets(_Model):

@@ -30,6 +30,7 @@ from bot.conversation.message_path import handle_incoming
 from bot.conversation.models import Conversation
 from bot.conversation.transcript import Reply
 from bot.core.db import session_scope
+from bot.core.language import language_names
 from bot.messaging import delivery
 from bot.messaging.models import CallbackToken
 from bot.messaging.outbox import DeliveryError
@@ -43,7 +44,6 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096  # Telegram's limit per message, in UTF-16 code units
 CALLBACK_LIMIT = 64  # bytes of callback_data
 BUTTON_TITLE_LIMIT = 64
-LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 _bots: dict[tuple[str, str], Bot] = {}
@@ -235,7 +235,7 @@ async def _on_message(message: TelegramMessage, receipt: str) -> str:
                             language_hint=hint)
         return command[0] if done else "duplicate"
     if command and command[0] == "language":
-        buttons = [{"title": name, "payload": f"l:{code}"} for code, name in LANGUAGE_NAMES.items()]
+        buttons = [{"title": name, "payload": f"l:{code}"} for code, name in language_names().items()]
         done = await notice(CHANNEL, sender, "choose_language", reply_key=key, receipt=receipt, incoming="/language",
                             buttons=buttons, language_hint=hint)
         return "language" if done else "duplicate"
@@ -268,10 +268,10 @@ async def _on_callback(query: CallbackQuery, receipt: str) -> str:
     if not payload:
         done = await notice(CHANNEL, sender, "button_expired", reply_key=key, receipt=receipt)
         return "expired" if done else "duplicate"
-    if payload.startswith("l:") and payload[2:] in LANGUAGE_NAMES:  # the /language buttons
+    if payload.startswith("l:") and payload[2:] in language_names():  # the /language buttons
         language = payload[2:]
         done = await notice(CHANNEL, sender, "language_set", reply_key=key, receipt=receipt,
-                            incoming=LANGUAGE_NAMES[language], incoming_payload={"language": language},
+                            incoming=language_names()[language], incoming_payload={"language": language},
                             language=language)
         return "language_set" if done else "duplicate"
     turn = await handle_incoming(CHANNEL, sender, payload, receipt=receipt, reply_key=key)
