@@ -32,7 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from bot.core.datafiles import fold, localized
+from bot.core.datafiles import fold, load, localized
+from bot.core.language import default_language, supported_languages
 from bot.hospital.models import Service, Site
 from bot.hospital.schemas import END_OF_DAY, ExamBase, ExamInfo, OpeningSlot, ServiceBase, ServiceInfo, SiteInfo
 
@@ -414,36 +415,40 @@ def _keep_best(hits: list[_Hit], language: str) -> list[_Hit]:
 
 # ---------------------------------------------------------------- what the patient reads
 
-_DAYS = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
 _WEEKEND = (5, 6)
 
 
 def _lang(language: str) -> str:
-    return "en" if language == "en" else "fr"
+    return language if language in supported_languages() else default_language()
+
+
+def _word(key: str, language: str) -> str:
+    return localized(load("formats")[key], language)
+
+
+def _days(language: str) -> list[str]:
+    names: list[str] = load("formats")["days"][language]
+    return names
 
 
 def format_time(value: time, language: str) -> str:
     """8h30, 18h, minuit / 8:30 am, 6 pm, 12 pm, midnight."""
     language = _lang(language)
     if value >= END_OF_DAY:
-        return "minuit" if language == "fr" else "midnight"
+        return _word("midnight", language)
     if language == "fr":
         return f"{value.hour}h{value.minute:02d}" if value.minute else f"{value.hour}h"
     hour = value.hour % 12 or 12
     suffix = "am" if value.hour < 12 else "pm"
     if value.hour == 0 and value.minute == 0:
-        return "midnight"
+        return _word("midnight", language)
     return f"{hour}:{value.minute:02d} {suffix}" if value.minute else f"{hour} {suffix}"
 
 
 def _join(items: Sequence[str], language: str) -> str:
     if len(items) <= 1:
         return "".join(items)
-    conjunction = " et " if _lang(language) == "fr" else " and "
-    return ", ".join(items[:-1]) + conjunction + items[-1]
+    return ", ".join(items[:-1]) + _word("and", _lang(language)) + items[-1]
 
 
 def _runs(days: Sequence[int]) -> list[list[int]]:
@@ -460,12 +465,11 @@ def _runs(days: Sequence[int]) -> list[list[int]]:
 def _days_phrase(days: Sequence[int], language: str, closed: bool = False) -> str:
     """"du lundi au vendredi", "lundi et mercredi", "le samedi et le dimanche" / "Monday to Friday"."""
     language = _lang(language)
-    names = _DAYS[language]
+    names = _days(language)
     items: list[str] = []
     for run in _runs(days):
         if len(run) >= 3:
-            items.append(f"du {names[run[0]]} au {names[run[-1]]}" if language == "fr"
-                         else f"{names[run[0]]} to {names[run[-1]]}")
+            items.append(_word("day_range", language).format(first=names[run[0]], last=names[run[-1]]))
         else:
             items.extend((f"le {names[d]}" if closed and language == "fr" else names[d]) for d in run)
     return _join(items, language)
@@ -483,9 +487,9 @@ def format_hours(service: ServiceInfo, language: str) -> str:
     """
     language = _lang(language)
     if service.open_all_hours:
-        return "24 h/24, 7 j/7" if language == "fr" else "24/7"
+        return _word("open_all_hours", language)
     if not service.hours:
-        return "horaires non communiqués" if language == "fr" else "hours not available"
+        return _word("no_hours", language)
     by_day: dict[int, tuple[OpeningSlot, ...]] = {
         day: tuple(s for s in service.hours if s.weekday == day) for day in range(7)
     }
@@ -493,7 +497,7 @@ def format_hours(service: ServiceInfo, language: str) -> str:
     for day in range(7):
         if by_day[day]:
             groups.setdefault(tuple((s.opens, s.closes) for s in by_day[day]), []).append(day)
-    separator = " : " if language == "fr" else ": "
+    separator = _word("hours_after_days", language)
     parts = [
         _days_phrase(days, language) + separator + _intervals_phrase(by_day[days[0]], language)
         for days in groups.values()
@@ -501,16 +505,16 @@ def format_hours(service: ServiceInfo, language: str) -> str:
     closed = [day for day in range(7) if not by_day[day]]
     if closed:
         parts.append(_closed_phrase(closed, language))
-    return (" ; " if language == "fr" else "; ").join(parts)
+    return _word("between_days", language).join(parts)
 
 
 def _closed_phrase(days: Sequence[int], language: str) -> str:
     """"fermé le dimanche", "fermé le week-end" / "closed on Sunday", "closed at weekends"."""
     if tuple(days) == _WEEKEND:
-        return "fermé le week-end" if language == "fr" else "closed at weekends"
+        return _word("closed_weekend", language)
     if language == "fr":
         return "fermé " + _days_phrase(days, language, closed=True)
-    names = _DAYS["en"]
+    names = _days("en")
     items: list[str] = []
     for run in _runs(days):
         if len(run) >= 3:
@@ -543,9 +547,9 @@ def format_floor(floor: str, language: str) -> str:
     except ValueError:
         return floor
     if level == 0:
-        return "rez-de-chaussée" if language == "fr" else "ground floor"
+        return _word("ground_floor", language)
     if level < 0:
-        return f"niveau {level} (sous-sol)" if language == "fr" else f"basement level {level}"
+        return _word("basement", language).format(level=level)
     if language == "fr":
         return "1er étage" if level == 1 else f"{level}e étage"
     suffix = "th" if 10 <= level % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(level % 10, "th")
@@ -558,7 +562,7 @@ def format_location(service: ServiceInfo, language: str) -> str:
     language = _lang(language)
     place = []
     if service.building:
-        place.append(("Bâtiment " if language == "fr" else "Building ") + service.building)
+        place.append(_word("building", language).format(building=service.building))
     if service.floor:
         place.append(format_floor(service.floor, language))
     where = ", ".join(place)
