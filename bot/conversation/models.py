@@ -95,3 +95,20 @@ class PhoneVerification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VerificationBudget(Base):
+    """How many verification codes one scope sent in one window: a conversation, a number, a client
+    address or the whole hospital, in the hour or the day that starts at `window_start`.
+
+    One row per (scope, key, window), incremented in the database under its limit
+    (`identity.take_budgets`), so that concurrent requests cannot all read "2 of 3" and all send.
+    The key is a digest: the table holds no number or address in clear.
+    """
+
+    __tablename__ = "verification_budgets"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)

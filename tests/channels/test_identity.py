@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from bot.conversation import identity
-from bot.conversation.models import Patient, PhoneVerification
+from bot.conversation.config import verification_settings
+from bot.conversation.models import Patient, PhoneVerification, VerificationBudget
 from bot.core import db
+from bot.core.config import reset_settings
 from bot.messaging import outbox
+from bot.messaging.models import OutboxMessage
 from tests.channels.builders import conversation_of, new_phone, post_sms, sms_form
+from tests.web.sessions import web_session
 
 _senders = itertools.count(1)
 
@@ -36,7 +42,7 @@ def said(body: dict) -> str:
 
 async def start_linking(client, language_text: str = "je veux relier mon numero") -> tuple[str, str]:
     """A web patient asks to link their number; the engine's action_link_phone does expect_phone."""
-    sender = f"web-identity-{next(_senders)}"
+    sender = web_session()
     body = await chat(client, sender, language_text)
     await identity.expect_phone(body["conversation_id"])
     return sender, body["conversation_id"]
@@ -57,10 +63,9 @@ async def patient_of(conversation_id: str) -> Patient | None:
 @pytest.mark.parametrize(("typed", "expected"), [
     ("06 12 34 56 78", "+33612345678"),
     ("0612345678", "+33612345678"),
-    ("07.12.34.56.78", "+33712345678"),
+    ("07.81.23.45.67", "+33781234567"),
     ("+33 6 12 34 56 78", "+33612345678"),
     ("0033612345678", "+33612345678"),
-    ("+44 7700 900123", "+447700900123"),
     ("01 23 45 67 89", None),  # a landline cannot receive the code
     ("06 12 34", None),
     ("appelez-moi", None),
@@ -177,12 +182,12 @@ async def test_a_red_flag_while_waiting_for_the_code_is_an_emergency_and_cancels
 
 async def test_nobody_can_flood_a_number_with_codes(client, fake_engine, fake_twilio):
     phone = new_phone()
-    for _ in range(identity.MAX_CODES_PER_HOUR):
+    for _ in range(verification_settings().per_number_hour):
         sender, _ = await start_linking(client)
         await chat(client, sender, phone)
     sender, _ = await start_linking(client)
     assert "Trop de codes" in said(await chat(client, sender, phone))
-    assert len(fake_twilio.to(phone)) == identity.MAX_CODES_PER_HOUR
+    assert len(fake_twilio.to(phone)) == verification_settings().per_number_hour
 
 
 async def test_a_number_that_said_stop_gets_no_code(client, fake_engine, fake_twilio):
@@ -203,3 +208,153 @@ async def test_the_code_is_stored_only_as_a_salted_hash(client, fake_engine, fak
         row = await session.scalar(select(PhoneVerification).where(PhoneVerification.conversation_id == conversation_id))
     assert row.status == "code_sent" and row.phone == phone
     assert code not in (row.code_hash or "") and code not in (row.code_salt or "") and len(row.code_hash) == 64
+
+
+# Hardening, defects 1 and 2: SMS pumping and code guesses.
+
+@pytest.fixture(autouse=True)
+async def fresh_budgets():
+    """Each test spends its own budgets: the tests all come from one client address, 127.0.0.1."""
+    async with db.session_scope() as session:
+        await session.execute(delete(VerificationBudget))
+    yield
+    reset_settings()
+
+
+async def chat_from(address: str, sender: str, text: str, channel: str = "web") -> dict:
+    """A message from another client address than the test client's."""
+    from bot.main import create_app
+
+    transport = httpx.ASGITransport(app=create_app(), client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as other:
+        response = await other.post("/api/chat", json={"sender": sender, "text": text, "channel": channel})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("0690 12 34 56", "+590690123456"),  # Guadeloupe, typed the national way
+    ("+596 696 12 34 56", "+596696123456"),  # Martinique
+    ("0694 12 34 56", "+594694123456"),  # Guyane
+    ("+262 692 12 34 56", "+262692123456"),  # La Réunion
+    ("0639 01 23 45", "+262639012345"),  # Mayotte
+    ("+44 7911 123456", None),  # a real British mobile: not a region the hospital serves
+    ("+371 21234567", None),  # Latvia, a favourite of SMS pumping
+    ("+882 1234 5678", None),  # international networks: premium rates
+    ("09 12 34 56 78", None),  # a VoIP line
+    ("0590 12 34 56", None),  # a Guadeloupe landline
+])
+def test_codes_go_to_mobiles_of_the_regions_the_hospital_serves(typed, expected):
+    assert identity.normalise_mobile(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["+44 7911 123456", "+371 21234567", "+882 1234 5678", "01 23 45 67 89"])
+async def test_numbers_abroad_and_landlines_get_no_code(client, fake_engine, fake_twilio, typed):
+    sender, _ = await start_linking(client)
+    assert "portable" in said(await chat(client, sender, typed))
+    assert fake_twilio.messages == []
+
+
+async def test_the_regions_served_are_a_setting(client, fake_engine, fake_twilio, monkeypatch):
+    monkeypatch.setenv("PHONE_VERIFICATION_REGIONS", "FR,GB")
+    reset_settings()
+    sender, _ = await start_linking(client)
+    await chat(client, sender, "+44 7400 123456")
+    assert len(fake_twilio.to("+447400123456")) == 1
+
+
+async def test_the_api_channel_cannot_ask_for_a_code(client, fake_engine, fake_twilio):
+    sender = f"integration-{next(_senders)}"
+    response = await client.post("/api/chat", json={"sender": sender, "text": "je veux relier mon numero",
+                                                    "channel": "api"})
+    await identity.expect_phone(response.json()["conversation_id"])
+    phone = new_phone()
+    response = await client.post("/api/chat", json={"sender": sender, "text": phone, "channel": "api"})
+    assert "site de l'hôpital" in said(response.json())
+    assert fake_twilio.to(phone) == []
+
+
+async def test_a_script_opening_a_new_conversation_per_request_is_stopped(client, fake_engine, fake_twilio):
+    limit = verification_settings().client_hour
+    for _ in range(limit + 3):
+        sender, _ = await start_linking(client)
+        body = await chat(client, sender, new_phone())
+    assert "pour le moment" in said(body)
+    assert len(fake_twilio.messages) == limit
+    # A refused code counts against no budget: the hospital's counts only the codes sent.
+    async with db.session_scope() as session:
+        spent = await session.scalar(select(VerificationBudget.used).where(VerificationBudget.scope == "hospital_hour"))
+    assert spent == limit
+    # Another address, a patient at home, is not stopped by the script.
+    phone = new_phone()
+    elsewhere = web_session()
+    body = await chat_from("198.51.100.7", elsewhere, "je veux relier mon numero")
+    await identity.expect_phone(body["conversation_id"])
+    await chat_from("198.51.100.7", elsewhere, phone)
+    assert len(fake_twilio.to(phone)) == 1
+
+
+async def test_a_client_address_has_a_budget_per_day_too(client, fake_engine, fake_twilio, monkeypatch):
+    limits = verification_settings()
+    start = outbox.clock()
+    for hour in range(limits.client_day // limits.client_hour + 1):
+        later = start + timedelta(hours=hour)
+        monkeypatch.setattr(outbox, "clock", lambda later=later: later)
+        for _ in range(limits.client_hour):
+            sender, _ = await start_linking(client)
+            await chat(client, sender, new_phone())
+    assert len(fake_twilio.messages) == limits.client_day
+
+
+async def test_the_hospital_budget_warns_then_stops(client, fake_engine, fake_twilio, monkeypatch, caplog):
+    monkeypatch.setenv("PHONE_CODES_PER_HOUR", "5")
+    reset_settings()
+    phones = [new_phone() for _ in range(6)]
+    budgets = []
+    for index, phone in enumerate(phones):
+        address, sender = f"203.0.113.{index + 1}", web_session()
+        body = await chat_from(address, sender, "je veux relier mon numero")
+        await identity.expect_phone(body["conversation_id"])
+        body = await chat_from(address, sender, phone)
+        budgets.append((await client.get("/health")).json()["sms_budget"])
+    assert budgets == ["ok", "ok", "ok", "near", "exhausted", "exhausted"]
+    assert "pour le moment" in said(body) and fake_twilio.to(phones[-1]) == []
+    warnings = [r.getMessage() for r in caplog.records if "budget" in r.getMessage()]
+    assert any("near" in line for line in warnings) and any("exhausted" in line for line in warnings)
+    assert not any(phone[3:] in record.getMessage() for record in caplog.records for phone in phones)
+
+
+async def test_ten_requests_at_once_for_one_number_send_at_most_the_limit(client, fake_engine, fake_twilio):
+    phone = new_phone()
+    senders = [(await start_linking(client))[0] for _ in range(10)]
+    bodies = await asyncio.gather(*(chat(client, sender, phone) for sender in senders))
+    limit = verification_settings().per_number_hour
+    assert sum("code par SMS" in said(body) for body in bodies) == limit
+    # Codes to one number leave one at a time: count those enqueued, delivered or not yet.
+    sms = await conversation_of("sms", phone)
+    async with db.session_scope() as session:
+        codes = await session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.conversation_id == sms.id))
+    assert codes == limit
+
+
+async def test_thirty_wrong_codes_at_once_are_checked_at_most_five_times(client, fake_engine, fake_twilio,
+                                                                         monkeypatch):
+    phone = new_phone()
+    sender, conversation_id = await start_linking(client)
+    await chat(client, sender, phone)
+    code = code_in(fake_twilio.to(phone))
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    checks = []
+    real_hash = identity._hash
+
+    def counted(salt: str, typed: str) -> str:
+        checks.append(typed)
+        return real_hash(salt, typed)
+
+    monkeypatch.setattr(identity, "_hash", counted)
+    bodies = await asyncio.gather(*(chat(client, sender, wrong) for _ in range(30)))
+    assert len(checks) == identity.MAX_ATTEMPTS
+    assert sum("essai(s)" in said(body) for body in bodies) == identity.MAX_ATTEMPTS - 1
+    async with db.session_scope() as session:
+        row = await session.scalar(select(PhoneVerification).where(PhoneVerification.conversation_id == conversation_id))
+    assert (row.status, row.attempts) == ("locked", identity.MAX_ATTEMPTS)
