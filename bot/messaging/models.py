@@ -30,7 +30,7 @@ class OutboxMessage(Base):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)  # text, buttons, custom as the channel sends them
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)  # ignores quiet hours
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed, cancelled
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed, cancelled, unknown (interrupted mid-send)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -1,15 +1,20 @@
 """The outbox: every message to a patient's channel is a database row before it is a provider call.
 
     enqueue (same transaction as the transcript) → claim → provider → sent | retry later | failed
+                                                        (worker died) → unknown → receipt → sent | failed
 
 - Idempotency: each row has a unique key; enqueueing the same key twice adds nothing, so a caller
   that retries after a crash sends nothing twice.
 - Claiming: a row goes from "pending" to "sending" by a conditional UPDATE that only one back-office
   instance can win (on PostgreSQL the row is first locked with FOR UPDATE SKIP LOCKED, so instances
   never wait on each other). The claim is made right before the provider call.
-- A row left "sending" by a worker that died is never sent again: we cannot know whether the provider
-  got it (neither Telegram nor Twilio offers an idempotency key), and a duplicate reminder or
-  emergency message confuses a patient more than a visible "interrupted" status the staff can act on.
+- A row left "sending" by a worker that died becomes "unknown", never "failed", and is never sent
+  again, by the worker or anyone: we cannot know whether the provider got it (neither Telegram nor
+  Twilio offers an idempotency key), and a duplicate reminder or emergency message confuses a
+  patient more than a visible "unknown" the staff can check. A delivery receipt settles it
+  (`set_provider_status`): the channel passes the row id to the provider (`sending_row`), so a
+  receipt finds a row whose provider id was never recorded. Telegram has no receipts: its unknown
+  rows stay unknown.
 - Order: a conversation's messages leave one at a time, in order; a message waiting for a retry
   holds back the later ones of the same conversation.
 - Retries with exponential backoff and jitter; a provider's Retry-After is honoured; permanent
@@ -32,6 +37,7 @@ import socket
 import time as monotonic_time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +57,7 @@ from bot.messaging.models import CallbackToken, ChannelState, OutboxMessage
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+UNKNOWN = "unknown"  # the provider may or may not have it: never resent, settled by a receipt
 INTERRUPTED = "interrupted while sending: outcome unknown, not resent so the patient gets no duplicate"
 RECEIPTS_KEPT = timedelta(days=14)  # Telegram retries an update for at most a day; Twilio does not retry
 TOKENS_KEPT = timedelta(days=30)
@@ -67,6 +74,10 @@ class DeliveryError(Exception):
 
 
 Dispatch = Callable[[Conversation, OutboxMessage], Awaitable[str | None]]
+
+# The row a deliverer is sending, for a channel whose provider echoes our reference in its receipts
+# (Twilio's StatusCallback URL): read by the channel, so deliverers keep their (conversation, reply) shape.
+sending_row: ContextVar[int | None] = ContextVar("sending_row", default=None)
 
 
 def utcnow() -> datetime:
@@ -309,6 +320,7 @@ async def attempt(due: _Due, dispatch: Dispatch, worker_id: str) -> str:
         conversation = await session.get(Conversation, due.conversation_id)
     if row is None or conversation is None:  # the conversation was erased meanwhile
         return "skipped"
+    token = sending_row.set(row.id)
     try:
         provider_id = await dispatch(conversation, row)
     except DeliveryError as error:
@@ -316,8 +328,11 @@ async def attempt(due: _Due, dispatch: Dispatch, worker_id: str) -> str:
     except Exception as error:  # an unexpected provider answer or a bug: retried like a provider failure
         log.warning("outbox row %s: unexpected %s", row.id, type(error).__name__)
         return await _failed(row, f"unexpected {type(error).__name__}", permanent=False, retry_after=None)
-    # A row a lease sweep marked interrupted while we were sending still went out: record the truth.
-    await _set(row.id, [SENDING, FAILED], status=SENT, provider_id=provider_id, sent_at=clock(), last_error=None)
+    finally:
+        sending_row.reset(token)
+    # A row a lease sweep marked unknown while we were sending still went out: record the truth. A row
+    # a receipt has settled meanwhile keeps what the provider said.
+    await _set(row.id, [SENDING, UNKNOWN], status=SENT, provider_id=provider_id, sent_at=clock(), last_error=None)
     log.info("outbox row %s sent on %s (attempt %s)", row.id, row.channel, row.attempts)
     return SENT
 
@@ -334,16 +349,16 @@ async def _failed(row: OutboxMessage, reason: str, *, permanent: bool, retry_aft
 
 
 async def expire_interrupted() -> int:
-    """Rows left "sending" longer than the lease belonged to a worker that died mid-call."""
+    """Rows left "sending" longer than the lease belonged to a worker that died mid-call: unknown."""
     deadline = clock() - timedelta(seconds=outbox_settings().lease_seconds)
     statement = (
         update(OutboxMessage).where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < deadline)
-        .values(status=FAILED, last_error=INTERRUPTED).execution_options(synchronize_session=False)
+        .values(status=UNKNOWN, last_error=INTERRUPTED).execution_options(synchronize_session=False)
     )
     async with session_scope() as session:
         result = await session.execute(statement)
     if rows_changed(result):
-        log.warning("outbox: %s row(s) interrupted while sending, not resent", rows_changed(result))
+        log.warning("outbox: %s row(s) interrupted while sending, outcome unknown, not resent", rows_changed(result))
     return rows_changed(result)
 
 
@@ -489,22 +504,53 @@ async def entries_for(conversation_id: str | None, status: str | None = None, li
         return [OutboxEntry.of(row) for row in (await session.scalars(query)).all()]
 
 
-async def set_provider_status(channel: str, provider_id: str, provider_status: str, error: str | None) -> bool:
-    """A delivery receipt from the provider (Twilio's status callback)."""
-    values: dict = {"provider_status": provider_status[:40]}
+def _unsettled() -> Any:
+    """Rows whose outcome a receipt may settle: in flight, unknown, or marked failed as interrupted
+    before "unknown" existed."""
+    return or_(OutboxMessage.status.in_([SENDING, UNKNOWN]),
+               and_(OutboxMessage.status == FAILED, OutboxMessage.last_error == INTERRUPTED))
+
+
+async def set_provider_status(
+    channel: str, provider_id: str, provider_status: str, error: str | None, *, row_id: int | None = None,
+    outcome: str | None = None,
+) -> bool:
+    """A delivery receipt from the provider (Twilio's status callback); False if it matches no row.
+
+    `row_id` is our reference echoed by the provider: it finds a row whose provider id was never
+    recorded (the worker died before the provider answered), provided the row has no other provider id.
+    `outcome` (SENT: the provider has it; FAILED: it will not be delivered) settles a row whose outcome
+    was not known; a row already sent or failed keeps its status, so receipts arriving out of order
+    cannot undo one another, and only the provider's status and error are recorded on it.
+    """
+    if row_id is not None:
+        target = and_(OutboxMessage.id == row_id, OutboxMessage.channel == channel,
+                      or_(OutboxMessage.provider_id.is_(None), OutboxMessage.provider_id == provider_id))
+    else:
+        target = and_(OutboxMessage.channel == channel, OutboxMessage.provider_id == provider_id)
+    values: dict = {"provider_status": provider_status[:40], "provider_id": provider_id}
     if error:
         values["last_error"] = error[:400]
-    statement = (
-        update(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.provider_id == provider_id)
-        .values(**values).execution_options(synchronize_session=False)
-    )
+    settle: dict = {}
+    if outcome == SENT:
+        settle = {"status": SENT, "sent_at": clock(), "last_error": error[:400] if error else None}
+    elif outcome == FAILED:
+        settle = {"status": FAILED, "last_error": (error or f"provider status {provider_status}")[:400]}
     async with session_scope() as session:
-        result = await session.execute(statement)
+        if settle:
+            settled = await session.execute(
+                update(OutboxMessage).where(target, _unsettled()).values({**values, **settle})
+                .execution_options(synchronize_session=False))
+            if rows_changed(settled):
+                log.info("outbox row(s) settled %s by a %s receipt", settle["status"], channel)
+                return True
+        result = await session.execute(
+            update(OutboxMessage).where(target).values(**values).execution_options(synchronize_session=False))
     return bool(rows_changed(result))
 
 
 __all__ = [
-    "CANCELLED", "FAILED", "PENDING", "SENDING", "SENT", "DeliveryError", "OutboxEntry", "Worker",
+    "CANCELLED", "FAILED", "PENDING", "SENDING", "SENT", "UNKNOWN", "DeliveryError", "OutboxEntry", "Worker",
     "attempt", "deliver_now", "due_rows", "enqueue", "entries_for", "existing", "expire_interrupted", "get_entry",
-    "quiet_until", "start_worker", "stop_worker",
+    "quiet_until", "sending_row", "set_provider_status", "start_worker", "stop_worker",
 ]

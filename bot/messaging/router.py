@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from bot.core.auth import require_staff
 from bot.messaging import outbox
-from bot.messaging.schemas import OutboxItem, Status
+from bot.messaging.schemas import MAX_ID, OutboxItem, Status
 
 router = APIRouter(prefix="/api/outbox", tags=["outbox"], dependencies=[Depends(require_staff)],
                    responses={401: {"description": "No or wrong staff token"}})
+
 
 def _item(entry: outbox.OutboxEntry) -> OutboxItem:
     return OutboxItem(**entry.__dict__)
@@ -25,7 +26,7 @@ async def list_outbox(
 
 
 @router.get("/{item_id}", response_model=OutboxItem, responses={404: {"description": "No such message"}})
-async def get_outbox_item(item_id: int) -> OutboxItem:
+async def get_outbox_item(item_id: int = Path(ge=1, le=MAX_ID)) -> OutboxItem:
     entry = await outbox.get_entry(item_id)
     if entry is None:
         raise HTTPException(404, "no such outbox message")

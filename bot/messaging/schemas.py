@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["pending", "sending", "sent", "failed", "cancelled"]
+Status = Literal["pending", "sending", "sent", "failed", "unknown", "cancelled"]
+# PostgreSQL's integer: a larger id is refused at the boundary instead of overflowing in the query.
+MAX_ID = 2**31 - 1
 
 
 class OutboxItem(BaseModel):
@@ -20,7 +22,10 @@ class OutboxItem(BaseModel):
         description="reply: answer to the patient's message; proactive: sent first; trigger: starts an engine turn")
     idempotency_key: str
     urgent: bool = Field(description="Leaves even during quiet hours")
-    status: Status = Field(description="cancelled: the patient opted out")
+    status: Status = Field(description=(
+        "sent: the provider accepted it; failed: it will not go; cancelled: the patient opted out; unknown: "
+        "interrupted while sending, the provider may have it: never resent, settled by the provider's "
+        "delivery receipt (SMS), left for the staff to check otherwise (Telegram)"))
     attempts: int
     next_attempt_at: datetime
     last_error: str | None = Field(description="Error kind and provider code; never message text")

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,7 @@ from bot.core.db import session_scope
 from bot.core.numbers import emergency_numbers
 from bot.messaging.delivery import is_emergency
 from bot.messaging.models import ChannelState
-from bot.messaging.outbox import DeliveryError
+from bot.messaging.outbox import FAILED, SENT, DeliveryError, sending_row
 from connectors.common import channel_text, notice
 from connectors.sms.settings import SmsSettings, sms_settings
 from connectors.textsplit import split_text
@@ -135,8 +136,9 @@ def render(conversation: Conversation, replies: list[Reply]) -> list[Reply]:
 class SmsProvider(Protocol):
     name: str
 
-    async def send(self, to: str, body: str) -> str:
-        """Send one SMS; the provider's id for it. Raises DeliveryError."""
+    async def send(self, to: str, body: str, reference: int | None = None) -> str:
+        """Send one SMS; the provider's id for it. Raises DeliveryError. `reference` (the outbox row)
+        comes back with the delivery receipts, if the provider sends any."""
 
     async def close(self) -> None: ...
 
@@ -150,7 +152,7 @@ class LogProvider:
 
     name = "log"
 
-    async def send(self, to: str, body: str) -> str:
+    async def send(self, to: str, body: str, reference: int | None = None) -> str:
         provider_id = "log-" + uuid.uuid4().hex[:16]
         log.info("sms %s not sent (log provider) to %s: %d characters, %s, %d segment(s)",
                  provider_id, mask(to), len(body), encoding(body), segments(body))
@@ -176,7 +178,7 @@ class TwilioProvider:
             timeout=httpx.Timeout(15.0, connect=5.0), limits=httpx.Limits(max_connections=20),
         )
 
-    async def send(self, to: str, body: str) -> str:
+    async def send(self, to: str, body: str, reference: int | None = None) -> str:
         s = self.settings
         form = {"To": to, "Body": body}
         if s.messaging_service_sid:
@@ -184,7 +186,9 @@ class TwilioProvider:
         else:
             form["From"] = s.from_number
         if s.public_url:
-            form["StatusCallback"] = s.status_url  # delivery receipts update the outbox row
+            # Delivery receipts update the outbox row. Our row id rides in the URL, which Twilio signs,
+            # so a receipt settles a row whose sid we never recorded (the worker died mid-call).
+            form["StatusCallback"] = status_callback_url(s, reference)
         try:
             response = await self.client.post(f"/2010-04-01/Accounts/{s.account_sid}/Messages.json", data=form)
         except httpx.HTTPError as error:
@@ -208,6 +212,22 @@ class TwilioProvider:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def status_callback_url(s: SmsSettings, reference: int | None) -> str:
+    return s.status_url if reference is None else f"{s.status_url}?{urlencode({'row': reference})}"
+
+
+# What a Twilio receipt says of a message whose outcome we did not know: the provider has it (sent:
+# a resend would duplicate it) or it will not reach the patient. Other statuses (scheduled…) settle nothing.
+RECEIPT_OUTCOMES = {
+    "accepted": SENT, "queued": SENT, "sending": SENT, "sent": SENT, "delivered": SENT, "read": SENT,
+    "undelivered": FAILED, "failed": FAILED, "canceled": FAILED,
+}
+
+
+def receipt_outcome(message_status: str) -> str | None:
+    return RECEIPT_OUTCOMES.get(message_status.strip().lower())
 
 
 _providers: dict[SmsSettings, SmsProvider] = {}
@@ -235,7 +255,7 @@ async def close() -> None:
 
 
 async def deliver(conversation: Conversation, reply: Reply) -> str:
-    provider_id = await provider().send(conversation.sender, reply.text)
+    provider_id = await provider().send(conversation.sender, reply.text, sending_row.get())
     if reply.buttons:
         await _remember_options(conversation.id, reply.buttons)
     return provider_id

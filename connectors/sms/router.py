@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
 from bot.conversation.message_path import NotRecorded
 from bot.messaging import outbox
+from bot.messaging.schemas import MAX_ID
 from connectors.common import BodyTooLarge, read_body
 from connectors.sms import channel as sms
 from connectors.sms.settings import sms_settings
@@ -72,12 +73,18 @@ async def sms_webhook(request: Request) -> Response:
 
 
 @router.post("/webhooks/sms/status", summary="SMS delivery receipts (Twilio StatusCallback)", responses=_RESPONSES)
-async def sms_status(request: Request) -> Response:
-    form = await _signed_form(request, sms_settings().status_url)
+async def sms_status(
+    request: Request,
+    row: int | None = Query(None, ge=1, le=MAX_ID, description="The outbox row, as we set it in the StatusCallback"),
+) -> Response:
+    """Form fields MessageSid, MessageStatus (ErrorCode when undelivered). A row whose outcome was
+    unknown (interrupted mid-send) is settled: sent if Twilio has it, failed if it will not be delivered."""
+    form = await _signed_form(request, sms_settings().status_url)  # the signature covers `row`
     if isinstance(form, JSONResponse):
         return form
     if not form.get("MessageSid") or not form.get("MessageStatus"):
         return _error(400, "MessageSid and MessageStatus are required")
     error = f"twilio delivery error {form['ErrorCode']}" if form.get("ErrorCode") else None
-    await outbox.set_provider_status(sms.CHANNEL, form["MessageSid"], form["MessageStatus"], error)
+    await outbox.set_provider_status(sms.CHANNEL, form["MessageSid"], form["MessageStatus"], error, row_id=row,
+                                     outcome=sms.receipt_outcome(form["MessageStatus"]))
     return Response(EMPTY_TWIML, media_type="text/xml")

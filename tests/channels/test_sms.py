@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.conversation.transcript import Reply
-from bot.messaging import delivery
+from bot.core import db
+from bot.messaging import delivery, outbox
+from bot.messaging.models import OutboxMessage
 from connectors.sms import channel as sms
 from tests.channels.builders import (
     PUBLIC_URL,
@@ -35,7 +39,9 @@ async def test_an_sms_gets_the_engines_reply_with_numbered_options(client, fake_
     assert body == "echo: horaires cardio svp\n\n1. Cardiologie\n2. Rythmologie\nRépondez par le numéro."
     message = fake_twilio.messages[0]
     assert message["From"] == "+33700000000"
-    assert message["StatusCallback"] == PUBLIC_URL + "/webhooks/sms/status"
+    [row] = await outbox_rows((await conversation_of("sms", phone)).id)
+    # Our row id rides in the signed callback URL: a receipt finds the row even if its sid was never recorded.
+    assert message["StatusCallback"] == f"{PUBLIC_URL}/webhooks/sms/status?row={row.id}"
 
 
 async def test_answering_a_number_picks_that_option_once(client, fake_engine, fake_twilio):
@@ -299,6 +305,75 @@ async def test_delivery_receipts_update_the_outbox(client, fake_engine, fake_twi
     item = (await client.get(f"/api/outbox/{row.id}", headers=staff_headers())).json()
     assert (item["status"], item["provider_status"], item["last_error"]) == (
         "sent", "undelivered", "twilio delivery error 30005")
+
+
+async def _interrupted_sms(client, fake_twilio) -> tuple[str, OutboxMessage, str, str]:
+    """An SMS the provider accepted, from a worker killed before it could record the provider's answer."""
+    phone = new_phone()
+    await post_sms(client, sms_form(phone, "bonjour"))
+    conversation = await conversation_of("sms", phone)
+    [entry] = await delivery.send_proactive(conversation.id, Reply(text="Rappel"), idempotency_key=f"kill-{phone}")
+    callback, sid = fake_twilio.messages[-1]["StatusCallback"], entry.provider_id
+    async with db.session_scope() as session:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == entry.id).values(
+            status="sending", provider_id=None, sent_at=None, claimed_by="killed-worker",
+            claimed_at=outbox.utcnow() - timedelta(minutes=10)))
+    await run_worker(3)
+    [row] = [r for r in await outbox_rows(conversation.id) if r.id == entry.id]
+    return phone, row, callback, sid
+
+
+@pytest.mark.parametrize(("receipt", "expected"), [
+    ({"MessageStatus": "delivered"}, ("sent", "delivered", None)),
+    ({"MessageStatus": "sent"}, ("sent", "sent", None)),
+    ({"MessageStatus": "undelivered", "ErrorCode": "30005"}, ("failed", "undelivered", "twilio delivery error 30005")),
+    ({"MessageStatus": "failed", "ErrorCode": "30008"}, ("failed", "failed", "twilio delivery error 30008")),
+])
+async def test_an_sms_interrupted_mid_send_is_unknown_until_its_receipt_says(
+        client, fake_engine, fake_twilio, receipt, expected):
+    phone, row, callback, sid = await _interrupted_sms(client, fake_twilio)
+    assert (row.status, row.last_error) == ("unknown", outbox.INTERRUPTED)  # not "failed": the provider may have it
+    assert fake_twilio.to(phone).count("Rappel") == 1  # and never resent blindly
+    form = {"MessageSid": sid, "AccountSid": "AC", **receipt}
+    path = callback.removeprefix(PUBLIC_URL)
+    unsigned_row = await post_sms(client, form, url=PUBLIC_URL + "/webhooks/sms/status", path=path)
+    assert unsigned_row.status_code == 403  # the row id is part of what Twilio signs
+    response = await post_sms(client, form, url=callback, path=path)
+    assert response.status_code == 200
+    item = (await client.get(f"/api/outbox/{row.id}", headers=staff_headers())).json()
+    assert (item["status"], item["provider_status"], item["last_error"]) == expected
+    assert item["provider_id"] == sid
+    await run_worker(2)
+    assert fake_twilio.to(phone).count("Rappel") == 1
+
+
+async def test_a_late_receipt_does_not_undo_a_reconciled_row(client, fake_engine, fake_twilio):
+    _, row, callback, sid = await _interrupted_sms(client, fake_twilio)
+    path = callback.removeprefix(PUBLIC_URL)
+    for status in ("delivered", "queued"):  # Twilio's callbacks may arrive out of order
+        form = {"MessageSid": sid, "AccountSid": "AC", "MessageStatus": status}
+        assert (await post_sms(client, form, url=callback, path=path)).status_code == 200
+    item = (await client.get(f"/api/outbox/{row.id}", headers=staff_headers())).json()
+    assert (item["status"], item["provider_status"]) == ("sent", "queued")
+
+
+async def test_a_row_marked_failed_as_interrupted_before_unknown_existed_is_settled_too(
+        client, fake_engine, fake_twilio):
+    _, row, callback, sid = await _interrupted_sms(client, fake_twilio)
+    async with db.session_scope() as session:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(status="failed"))
+    form = {"MessageSid": sid, "AccountSid": "AC", "MessageStatus": "delivered"}
+    assert (await post_sms(client, form, url=callback, path=callback.removeprefix(PUBLIC_URL))).status_code == 200
+    item = (await client.get(f"/api/outbox/{row.id}", headers=staff_headers())).json()
+    assert (item["status"], item["last_error"]) == ("sent", None)
+
+
+@pytest.mark.parametrize("row_id", ["2147483648", "0", "abc"])
+async def test_a_receipt_for_an_impossible_row_is_refused(client, fake_engine, row_id):
+    url = f"{PUBLIC_URL}/webhooks/sms/status?row={row_id}"
+    form = {"MessageSid": "SM" + "1" * 32, "AccountSid": "AC", "MessageStatus": "delivered"}
+    response = await post_sms(client, form, url=url, path=f"/webhooks/sms/status?row={row_id}")
+    assert response.status_code == 422
 
 
 async def test_the_log_provider_logs_no_text_and_no_number(client, fake_engine, fake_twilio, monkeypatch, caplog):
