@@ -17,6 +17,7 @@ from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
+from bot.core import logs
 from bot.core.startup import settle_heap
 
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
+    logs.install()  # the actions write to the database too: Sanic's tracebacks must not print its parameters
     utils.configure_colored_logging("INFO")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 

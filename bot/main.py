@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from bot.conversation import engine
 from bot.conversation import router as chat_router
-from bot.core import db
+from bot.core import db, logs
 from bot.core.startup import settle_heap
 from bot.messaging import delivery, engine_router
 from bot.messaging import router as outbox_router
@@ -51,6 +52,7 @@ def _warm_up() -> None:
 
 
 def create_app() -> FastAPI:
+    logs.install()  # before any request: a failed write's traceback must not print the patient's words
     app = FastAPI(title="Parcours back office", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     for router in (chat_router.router, health.router, engine_router.router, outbox_router.router, triage_router.router):
         app.include_router(router)
@@ -66,4 +68,34 @@ def create_app() -> FastAPI:
         ]
         return JSONResponse({"detail": "invalid request", "errors": problems}, status_code=422)
 
+    _document_invalid_requests(app)
     return app
+
+
+# What `validation_error` answers, in place of FastAPI's default 422 body in the OpenAPI.
+INVALID_REQUEST = {
+    "title": "InvalidRequest",
+    "type": "object",
+    "required": ["detail", "errors"],
+    "properties": {
+        "detail": {"type": "string", "const": "invalid request"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "problem"],
+            "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+        }},
+    },
+}
+
+
+def _document_invalid_requests(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = INVALID_REQUEST
+                schemas.pop("ValidationError", None)
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

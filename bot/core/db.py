@@ -40,6 +40,7 @@ def _begin_before_savepoint(connection: Any, _name: str) -> None:
 
 
 def make_engine(url: str) -> AsyncEngine:
+    # Statement parameters hold patient messages and phone numbers: never in an error's text (bot/core/logs.py).
     if url.startswith("sqlite"):
         from pathlib import Path
 
@@ -48,11 +49,11 @@ def make_engine(url: str) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "savepoint", _begin_before_savepoint)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def engine() -> AsyncEngine:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.triage import triage
 
@@ -49,6 +49,14 @@ class TriageRequest(BaseModel):
         '(e.g. {"fever": "38,5", "duration": "depuis hier", "pain_intensity": "8/10", "age_group": "3 mois"}).',
     )
 
+    @field_validator("text", "answers")
+    @classmethod
+    def _no_nul(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        # No patient types a NUL; a client that sends one is broken, and told so rather than guessed at.
+        strings = [value] if isinstance(value, str) else [*value.keys(), *value.values()] if value else []
+        if any("\x00" in string for string in strings):
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @model_validator(mode="after")
     def _consistent_age(self) -> TriageRequest:
