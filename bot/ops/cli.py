@@ -8,9 +8,12 @@ import logging
 import os
 import signal
 import sys
-import time
+from typing import TYPE_CHECKING
 
 from bot.core.config import VAR, settings
+
+if TYPE_CHECKING:
+    from bot.ops.supervisor import Stack
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -50,14 +53,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     print("training the engine's model if its inputs changed…", flush=True)
     cmd_train(args)
     stack = Stack()
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stop_on_signals(stack)
     print("starting the engine, the action server and the back office…", flush=True)
     try:
         seconds = stack.start()
@@ -72,15 +68,27 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"  Health:                  {s.backoffice_url}/health\n"
         f"  Staff API token:         {staff_token} (Authorization: Bearer …, e.g. /api/outbox)\n"
         f"  Logs:                    {VAR / 'logs'}\n"
-        "Press Ctrl-C to stop everything.",
+        "A process that stops is restarted; the others keep serving. Press Ctrl-C to stop everything.",
         flush=True,
     )
+    supervise_until_stopped(stack)
+
+
+def stop_on_signals(stack: Stack) -> None:
+    """Ctrl-C and SIGTERM stop the whole stack (each child has its own session: only the launcher gets them)."""
+
+    def stop(*_: object) -> None:
+        # Only a flag: the supervisor may hold its lock at this instant; it returns and stops everything.
+        stack.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def supervise_until_stopped(stack: Stack) -> None:
+    """Restarts whichever process dies, the others serving meanwhile, until a signal asks to stop."""
     try:
-        while not stopping:
-            if dead := stack.dead():
-                print(f"the {dead[0].name} stopped unexpectedly; see {dead[0].log_path}", file=sys.stderr)
-                break
-            time.sleep(0.5)
+        stack.supervise()
     finally:
         print("\nstopping…", flush=True)
         stack.stop()
