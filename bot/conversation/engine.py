@@ -11,9 +11,14 @@ from typing import Any
 
 import httpx
 
-from bot.core.config import settings
+from bot.core.config import env, settings
 
 log = logging.getLogger(__name__)
+
+# An emergency is known before the engine is asked: on a red-flag turn the engine gets this long
+# (waiting behind the conversation's earlier turns included) before the back office answers
+# itself, so the patient reads the emergency number within a second whatever the engine does.
+EMERGENCY_TIMEOUT = float(env("PARCOURS_EMERGENCY_ENGINE_TIMEOUT", "0.8"))
 
 
 class EngineUnavailable(RuntimeError):

@@ -8,6 +8,7 @@ lost when the engine is down; the patient then gets a polite "try again" with th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -16,11 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import engine, identity
-from bot.conversation.models import Conversation
+from bot.conversation import engine, identity, turns
+from bot.conversation.models import Conversation, Message
 from bot.conversation.screening import ScreenResult, screen
 from bot.conversation.transcript import (
     Reply,
@@ -52,6 +54,10 @@ BUTTON_INTENTS = frozenset(
     {"affirm", "deny", "inform_service", "inform_exam", "answer", "mistake", "switch_language", "choose"}
 )
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
+# An emergency the back office answered without the engine, kept on the latest reply of the
+# conversation until the engine has been told: a restarted engine must not resume an old form
+# after the patient was told to call the SAMU. Never shown to the patient.
+OWED = "engine_owed_emergency"
 
 
 @dataclass
@@ -61,6 +67,8 @@ class Turn:
     replies: list[Reply]
     red_flags: list[str]
     read_by_channel: bool = False  # `read_as` gave the message another meaning (an SMS option number)
+    owes: dict[str, Any] | None = None  # an emergency answered without the engine, to tell it
+    told: dict[str, Any] | None = None  # the owed emergency the engine learnt of during this turn
 
 
 def clean_text(text: str) -> tuple[str, bool]:
@@ -152,6 +160,19 @@ async def handle_incoming(
     `read_as`: the channel's reading of the message in the same transaction (SMS: "2" is the second
     option offered), so that a redelivery or a failed write neither consumes nor loses it.
     """
+    # The place in the conversation's line is taken before anything is awaited: arrival order.
+    ticket = turns.take_ticket((channel, sender))
+    try:
+        return await _handle(channel, sender, text, metadata, receipt=receipt, reply_key=reply_key,
+                             language_hint=language_hint, read_as=read_as, ticket=ticket)
+    finally:
+        ticket.finish()
+
+
+async def _handle(
+    channel: str, sender: str, text: str, metadata: dict[str, Any] | None, *, receipt: str | None,
+    reply_key: str | None, language_hint: str | None, read_as: ReadAs | None, ticket: turns.Ticket,
+) -> Turn | None:
     text, truncated = clean_text(text)
     default_language = settings().default_language
     try:
@@ -166,8 +187,9 @@ async def handle_incoming(
                 session, conversation.id)
             language = language_of_turn(text, conversation.language, default_language, first_message=first_message)
             conversation.language = language
-            await record_incoming(session, conversation, text, language,
-                                  payload={"metadata": metadata} if metadata else None)
+            incoming = await record_incoming(session, conversation, text, language,
+                                             payload={"metadata": metadata} if metadata else None)
+            incoming_id = incoming.id
             conversation_id = conversation.id
             verifying = await identity.is_pending(session, conversation_id)
     except RECORDING_ERRORS as error:
@@ -183,6 +205,7 @@ async def handle_incoming(
     result = screen(text, language)
     turn.red_flags = result.red_flags
     if verifying and not result.red_flags:
+        await ticket.wait()
         async with session_scope() as session:
             answer = await identity.answer_pending(session, conversation_id, text, language)
             if answer is not None:
@@ -194,21 +217,59 @@ async def handle_incoming(
             return turn
     if truncated:
         turn.replies.append(Reply(text=message("message_truncated", language)))
+    # The back office's own decisions win over what a caller put in the metadata.
+    engine_metadata = {**(metadata or {}), "channel": channel, "language": language,
+                       "reply_style": reply_style(channel)}
+    # The red flag is known already: its answer never waits long for the engine, nor for the
+    # conversation's earlier turns in line.
+    budget = engine.EMERGENCY_TIMEOUT if result.red_flags else None
     try:
-        raw = await engine.send_to_engine(
-            conversation_id,
-            engine_message(text, language, result.red_flags, orientation=result.needs_orientation),
-            # The back office's own decisions win over what a caller put in the metadata.
-            {**(metadata or {}), "channel": channel, "language": language, "reply_style": reply_style(channel)},
-        )
+        async with asyncio.timeout(budget):
+            await ticket.wait()
+            raw = await _ask_engine(
+                turn, engine_message(text, language, result.red_flags, orientation=result.needs_orientation),
+                engine_metadata)
         turn.replies.extend(Reply.from_rasa(item) for item in raw)
-    except engine.EngineUnavailable as error:
-        log.warning("engine unavailable for a turn: %s", error)
+    except (engine.EngineUnavailable, TimeoutError) as error:
+        log.warning("engine unavailable for a turn: %s", str(error) or type(error).__name__)
         turn.replies.extend(_without_engine(result, language))
+        if result.red_flags:
+            turn.owes = {"red_flags": result.red_flags, "language": language, "message": incoming_id}
+            ticket.finish()  # the answer is ready: the turns behind need not wait for its recording
     if result.failed:
         turn.replies.append(Reply(text=message("emergency_reminder", language)))
     # The emergency takes over any verification in progress.
     return await _answer(turn, reply_key, cancel_verification=verifying and bool(result.red_flags))
+
+
+async def _ask_engine(turn: Turn, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The engine's replies to this turn, once it has heard of an emergency it missed.
+
+    The missed emergency goes first, as the screen's own `/emergency{...}` would have: the engine
+    then closes the form it interrupted as it does for any red flag (and "it was a mistake" can
+    still resume it). Its replies were given by the back office already and are dropped. A turn
+    that is an emergency itself needs no replay: it closes the form the same way.
+    """
+    async with session_scope() as session:
+        owed = await owed_emergency(session, turn.conversation_id)
+    if owed is not None and not turn.red_flags:
+        await engine.send_to_engine(
+            turn.conversation_id, engine_message("", owed.get("language", turn.language), owed["red_flags"]),
+            {**metadata, "language": owed.get("language", turn.language)})
+        turn.told = owed  # told, even if the patient's own message then fails
+    replies = await engine.send_to_engine(turn.conversation_id, text, metadata)
+    turn.told = owed
+    return replies
+
+
+async def owed_emergency(session: AsyncSession, conversation_id: str) -> dict[str, Any] | None:
+    """The emergency the back office answered without the engine and has not told it of yet."""
+    payload = await session.scalar(
+        select(Message.payload)
+        .where(Message.conversation_id == conversation_id, Message.direction == "out", Message.author == "bot")
+        .order_by(Message.id.desc()).limit(1))
+    owed = (payload or {}).get(OWED)
+    return owed if isinstance(owed, dict) and owed.get("red_flags") else None
 
 
 def _without_engine(result: ScreenResult, language: str) -> list[Reply]:
@@ -226,8 +287,14 @@ async def _record(session: AsyncSession, turn: Turn, reply_key: str | None) -> l
     """The turn's replies in the transcript and, on a provider channel, in the outbox."""
     conversation = await conversation_by_id(session, turn.conversation_id)
     assert conversation is not None
-    for reply in turn.replies:
-        await record_outgoing(session, conversation, reply, language=turn.language)
+    # What the engine is still owed, read again here: another turn of the conversation may have
+    # answered an emergency without the engine meanwhile, and it must not be forgotten.
+    owed = turn.owes or await owed_emergency(session, turn.conversation_id)
+    if turn.owes is None and owed is not None and owed == turn.told:
+        owed = None
+    recorded = [await record_outgoing(session, conversation, reply, language=turn.language) for reply in turn.replies]
+    if recorded and owed is not None:
+        recorded[-1].payload = {**recorded[-1].payload, OWED: owed}
     if reply_key is None:
         return []
     return await delivery.enqueue_replies(session, conversation, turn.replies, key_prefix=reply_key)
