@@ -1,9 +1,10 @@
 """The web chat channel: the websocket protocol, the hub of open sockets, and the transcript as the
 widget (connectors/web/widget.js) renders it. The routes live in connectors/web/router.py.
 
-The patient is known by the session id the browser generated and keeps in localStorage: an
-opaque, unguessable string that is also the only key to the conversation's history, so it is
-validated strictly and never logged.
+The patient is known by the session id the server issued (connectors/web/sessions.py: signed,
+refused once idle) and the browser keeps in localStorage: an opaque, unguessable string that is
+also the only key to the conversation's history, so it is checked strictly, its reads are
+rate-limited (connectors/web/limits.py) and it is never logged.
 
 Frames (JSON text):
   client → server  {"type": "hello", "session": "…"}      first frame; answered with the history
@@ -15,6 +16,8 @@ Frames (JSON text):
                    {"type": "reply", "text", "buttons", "custom", "language", "author", "pushed"}
                    {"type": "error", "code", "message"}    the socket stays open unless code says so
                    {"type": "pong"}
+A hello with an id the server did not sign, or one idle too long, gets the error `invalid_session`
+or `expired_session` and the close code 4400: the widget then asks for a new session.
 
 Several tabs of the same session share one conversation: every tab gets the typing indicator, the
 replies and pushed messages; the other tabs also get an echo of what the patient wrote.
@@ -37,17 +40,21 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
+from bot.conversation.client import client_address
 from bot.conversation.message_path import handle_incoming
 from bot.conversation.models import Conversation, Message
 from bot.conversation.transcript import Reply, history
 from bot.core.datafiles import localized, message
 from bot.core.db import session_scope
+from connectors.web import sessions
+from connectors.web.limits import reads
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 SESSION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-SESSION_PROBLEM = "a web session id is 16 to 64 characters among A-Z, a-z, 0-9, '-' and '_'"
+SESSION_PROBLEM = ("a web session id is 16 to 64 characters among A-Z, a-z, 0-9, '-' and '_', "
+                   "issued by POST /api/web/sessions")
 MAX_FRAME = 64 * 1024  # bytes of one client frame
 MAX_TEXT = 20_000  # characters, as POST /api/chat accepts; the message path keeps the first 5,000
 HELLO_TIMEOUT = 10.0  # seconds a socket may stay open without saying hello
@@ -58,10 +65,12 @@ MAX_SOCKETS_PER_SESSION = 12
 # Close codes (4000–4999 are the application's).
 CLOSE_INVALID_SESSION = 4400
 CLOSE_NO_HELLO = 4408
-CLOSE_TOO_MANY_TABS = 4429
+CLOSE_TOO_MANY_TABS = 4429  # also: too many history reads
 
 _TEXTS = {
     "invalid_session": {"fr": "Identifiant de session invalide.", "en": "Invalid session id."},
+    "expired_session": {"fr": "Session expirée : une nouvelle conversation commence.",
+                        "en": "Session expired: a new conversation starts."},
     "hello_first": {"fr": "La session n'est pas ouverte.", "en": "The session is not open yet."},
     "invalid_json": {"fr": "Message illisible.", "en": "Unreadable message."},
     "unknown_type": {"fr": "Type de message inconnu.", "en": "Unknown message type."},
@@ -74,6 +83,11 @@ _TEXTS = {
 
 def valid_session(value: Any) -> bool:
     return isinstance(value, str) and SESSION_PATTERN.fullmatch(value) is not None
+
+
+async def session_problem(value: Any) -> sessions.Problem | None:
+    """Why this id cannot be used as a web session (not issued here, or idle too long), or None."""
+    return "invalid_session" if not valid_session(value) else await sessions.problem(value)
 
 
 def _text(key: str, language: str) -> str:
@@ -271,10 +285,18 @@ async def _hello(socket: WebSocket) -> tuple[str, str] | None:
         if frame.get("type") != "hello":
             await _error(socket, "hello_first", language)
             continue
-        session_id = frame.get("session")
-        if not valid_session(session_id):
-            await socket.send_json({"type": "error", "code": "invalid_session",
-                                    "message": f"{_text('invalid_session', language)} ({SESSION_PROBLEM})"})
+        given = frame.get("session")
+        session_id = given if isinstance(given, str) and valid_session(given) else None
+        # Counted before the signature is checked: guessing ids costs the budget reading them does.
+        if session_id is not None and reads.history(session_id, client_address.get()) is not None:
+            await socket.send_json({"type": "error", "code": "slow_down", "message": _text("slow_down", language)})
+            await socket.close(CLOSE_TOO_MANY_TABS, "too many history reads")
+            return None
+        refused = "invalid_session" if session_id is None else await sessions.problem(session_id)
+        if refused is not None or session_id is None:
+            refused = refused or "invalid_session"
+            detail = f" ({SESSION_PROBLEM})" if refused == "invalid_session" else ""
+            await socket.send_json({"type": "error", "code": refused, "message": _text(refused, language) + detail})
             await socket.close(CLOSE_INVALID_SESSION, "invalid session id")
             return None
         if not hub.add(session_id, socket):
@@ -301,6 +323,9 @@ async def _conversation(socket: WebSocket, session_id: str, language: str) -> No
             # Hello again (the tab resynchronises, or was opened on another session): the history once more.
             if frame.get("session") != session_id:
                 await _error(socket, "invalid_session", language)
+                continue
+            if reads.history(session_id, client_address.get()) is not None:
+                await _error(socket, "slow_down", language)
                 continue
             await hub.send(socket, {"type": "history", **await load_history(session_id)})
         elif kind == "message":

@@ -19,6 +19,8 @@ from bot.conversation.schemas import Button
 from connectors.web import channel as web_channel
 from connectors.web import demo
 from connectors.web.demo import ASSETS, render_demo_page
+from connectors.web.limits import reads
+from connectors.web.sessions import idle_limit, mint
 
 router = APIRouter(tags=["web chat"])
 
@@ -35,6 +37,11 @@ class WebMessage(BaseModel):
     buttons: list[Button] = []
     custom: dict[str, Any] = {}
     created_at: str | None = None
+
+
+class WebSession(BaseModel):
+    session: str
+    idle_days: float
 
 
 class WebHistory(BaseModel):
@@ -64,22 +71,52 @@ async def widget_stylesheet() -> FileResponse:
     return FileResponse(ASSETS / "widget.css", media_type="text/css; charset=utf-8", headers=_ASSET_CACHE)
 
 
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _too_many(wait: int) -> JSONResponse:
+    return JSONResponse({"detail": "too many requests: try again later", "code": "slow_down"}, status_code=429,
+                        headers={"Retry-After": str(wait)})
+
+
+@router.post(
+    "/api/web/sessions", response_model=WebSession, status_code=201,
+    summary="A new web chat session", responses={429: {"description": "Too many new sessions from this address"}},
+)
+async def new_web_session(request: Request) -> WebSession | JSONResponse:
+    """The session id the widget keeps and sends as its sender (socket hello, `POST /api/chat`
+    with channel `web`, the history). Signed by the server: ids it did not issue are refused. A
+    session idle (no message) for `idle_days` is refused too, and its history no longer served.
+    """
+    if (wait := reads.mint(_address(request))) is not None:
+        return _too_many(wait)
+    return WebSession(session=mint(), idle_days=idle_limit().total_seconds() / 86400)
+
+
 @router.get(
     "/api/conversations/web/{session}/history", response_model=WebHistory,
     summary="The web chat conversation of a browser session",
-    responses={422: {"description": "The session id is not a web session id"}},
+    responses={401: {"description": "A session the server did not issue, or expired: get a new one"},
+               422: {"description": "The session id is not a web session id"},
+               429: {"description": "Too many reads of this session or from this address (see Retry-After)"}},
 )
-async def web_history(session: str) -> WebHistory | JSONResponse:
+async def web_history(session: str, request: Request) -> WebHistory | JSONResponse:
     """The messages of the conversation the widget restores after a reload (the latest 200).
 
-    `session` is the opaque id the browser generated (16–64 characters among A–Z, a–z, 0–9, `-`
-    and `_`). A session that has not written yet has no messages. Buttons' payloads the patient
-    sent are shown as the buttons' titles.
+    `session` is the id `POST /api/web/sessions` issued. A session that has not written yet has no
+    messages. Buttons' payloads the patient sent are shown as the buttons' titles.
     """
     if not web_channel.valid_session(session):
         return JSONResponse(
             {"detail": "invalid request", "errors": [{"field": "session", "problem": web_channel.SESSION_PROBLEM}]},
             status_code=422)
+    # Counted before the signature is checked: guessing ids costs the same budget as reading them.
+    if (wait := reads.history(session, _address(request))) is not None:
+        return _too_many(wait)
+    if (problem := await web_channel.session_problem(session)) is not None:
+        return JSONResponse({"detail": "this web session was not issued by this server or has expired: "
+                                       "get a new one from POST /api/web/sessions", "code": problem}, status_code=401)
     return WebHistory(**await web_channel.load_history(session))
 
 

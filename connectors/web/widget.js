@@ -11,7 +11,9 @@
  *
  * It talks to the back office over a websocket (/ws/chat), reconnects by itself and falls back to
  * HTTP (POST /api/chat, GET /api/conversations/web/{session}/history) while the socket is down.
- * The browser keeps an opaque session id in localStorage: the conversation survives reloads.
+ * The back office issues a signed session id (POST /api/web/sessions) that the browser keeps in
+ * localStorage: the conversation survives reloads. When the back office refuses it (not its own,
+ * or idle too long), the widget asks for a new one and starts a new conversation.
  * Message text is only ever inserted as text (never as HTML), so no message can inject markup.
  */
 (function () {
@@ -149,21 +151,33 @@
   var KEY = "parcours:" + baseUrl.host + baseUrl.pathname; // one session per back office
   var SESSION_RE = /^[A-Za-z0-9_-]{16,64}$/;
 
-  function newSessionId() {
-    var bytes = new Uint8Array(24);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    var text = "";
-    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""); // 32 url-safe characters
+  var minting = null; // the request for a new session, shared by everything waiting for one
+
+  function storedSession() {
+    var id = local.getItem(KEY + ":session");
+    return id && SESSION_RE.test(id) ? id : null;
   }
 
-  function sessionId(renew) {
-    var id = local.getItem(KEY + ":session");
-    if (renew || !id || !SESSION_RE.test(id)) {
-      id = newSessionId();
-      local.setItem(KEY + ":session", id);
+  // The session comes from the back office, which signs it: an id made up here would be refused.
+  function ensureSession() {
+    var id = storedSession();
+    if (id) return Promise.resolve(id);
+    if (!minting) {
+      minting = fetch(new URL("api/web/sessions", baseUrl).href, {
+        method: "POST", headers: { Accept: "application/json" }
+      }).then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      }).then(function (body) {
+        var current = storedSession(); // another tab got one meanwhile: one conversation per browser
+        if (current) return current;
+        if (!body || !SESSION_RE.test(String(body.session || ""))) throw new Error("no session");
+        local.setItem(KEY + ":session", body.session);
+        return body.session;
+      });
+      minting.then(function () { minting = null; }, function () { minting = null; });
     }
-    return id;
+    return minting;
   }
 
   function loadPrefs() {
@@ -188,6 +202,7 @@
     unread: 0,
     historyKey: null,
     pending: 0,
+    connecting: false,
     unacked: []
   };
 
@@ -522,6 +537,18 @@
     scrollToEnd();
   }
 
+  // The back office refused the session (not issued by it, or idle too long): its conversation is
+  // gone from this page too, and the next message starts a new one with a new session.
+  function forgetSession(refused) {
+    if (local.getItem(KEY + ":session") !== refused) return; // already replaced (another tab, a retry)
+    local.removeItem(KEY + ":session");
+    local.removeItem(KEY + ":started");
+    state.started = false;
+    state.historyKey = null;
+    messages.textContent = "";
+    renderWelcome();
+  }
+
   // --- Typing indicator --------------------------------------------------------------------
 
   function showTyping() {
@@ -554,25 +581,25 @@
     if (state.socket && state.socketOpen) {
       try {
         state.socket.send(JSON.stringify({ type: "message", text: text }));
-        expectAck(state.socket, text);
+        expectAck(state.socket, text, shown);
         return;
       } catch (e) { /* falls through to HTTP */ }
     }
-    sendOverHttp(text);
+    sendOverHttp(text, shown);
     if ("WebSocket" in window) connect(); // and try the socket again for what comes next
   }
 
   // The back office answers every message at once with "typing". A socket that stays silent
   // (a laptop waking up, a proxy that dropped the connection) is replaced, and the message goes
   // over HTTP instead of being lost.
-  function expectAck(socket, text) {
+  function expectAck(socket, text, shown) {
     var waiting = { text: text };
     waiting.timer = setTimeout(function () {
       var index = state.unacked.indexOf(waiting);
       if (index < 0) return;
       state.unacked.splice(index, 1);
       if (state.socket === socket) socket.close(4000, "no answer");
-      sendOverHttp(text);
+      sendOverHttp(text, shown);
     }, 8000);
     state.unacked.push(waiting);
   }
@@ -582,17 +609,29 @@
     if (waiting) clearTimeout(waiting.timer);
   }
 
-  function sendOverHttp(text) {
+  function sendOverHttp(text, shown, renewed) {
     state.pending += 1;
-    fetch(new URL("api/chat", baseUrl).href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: sessionId(), text: text, channel: "web" })
-    }).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
+    ensureSession().then(function (id) {
+      return fetch(new URL("api/chat", baseUrl).href, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender: id, text: text, channel: "web" })
+      }).then(function (response) {
+        if (response.status === 401 && !renewed) {
+          forgetSession(id);
+          return null;
+        }
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      });
     }).then(function (body) {
       state.pending -= 1;
+      if (body === null) { // refused session: the message goes again, in a new conversation
+        markStarted();
+        addMessage({ direction: "in", text: shown || text, language: state.lang });
+        sendOverHttp(text, shown, true);
+        return;
+      }
       hideTyping();
       if (body.language) setLanguage(body.language);
       (body.replies || []).forEach(function (reply) {
@@ -608,13 +647,19 @@
   }
 
   function fetchHistory() {
-    return fetch(new URL("api/conversations/web/" + encodeURIComponent(sessionId()) + "/history", baseUrl).href, {
-      headers: { Accept: "application/json" }
-    }).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
+    return ensureSession().then(function (id) {
+      return fetch(new URL("api/conversations/web/" + encodeURIComponent(id) + "/history", baseUrl).href, {
+        headers: { Accept: "application/json" }
+      }).then(function (response) {
+        if (response.status === 401 || response.status === 422) {
+          forgetSession(id);
+          return null;
+        }
+        if (!response.ok) throw new Error("HTTP " + response.status); // 429 included: the next poll catches up
+        return response.json();
+      });
     }).then(function (body) {
-      if (!state.socketOpen && !state.pending) renderHistory(body);
+      if (body && !state.socketOpen && !state.pending) renderHistory(body);
     }).catch(function () { /* offline: the socket's reconnection or the next poll will catch up */ });
   }
 
@@ -660,7 +705,7 @@
       case "error":
         acknowledge(); // refused before the message path (too long, too fast): answered all the same
         hideTyping();
-        if (frame.code === "invalid_session") break; // handled when the socket closes
+        if (frame.code === "invalid_session" || frame.code === "expired_session") break; // handled on close
         if (frame.message) {
           addMessage({ direction: "out", author: "system", text: frame.message, localError: true, language: state.lang });
         }
@@ -671,11 +716,24 @@
   }
 
   function connect() {
-    if (state.socket || !("WebSocket" in window)) {
+    if (state.socket || state.connecting || !("WebSocket" in window)) {
       if (!("WebSocket" in window)) { startPolling(); fetchHistory(); }
       return;
     }
     clearTimeout(state.reconnectTimer);
+    state.connecting = true;
+    ensureSession().then(function (id) {
+      state.connecting = false;
+      openSocket(id);
+    }, function () { // the back office is unreachable: try again later, polling meanwhile
+      state.connecting = false;
+      startPolling();
+      scheduleReconnect();
+    });
+  }
+
+  function openSocket(id) {
+    if (state.socket) return;
     var socket;
     try {
       socket = new WebSocket(wsUrl.href);
@@ -687,7 +745,7 @@
     socket.onopen = function () {
       state.socketOpen = true;
       state.attempts = 0;
-      socket.send(JSON.stringify({ type: "hello", session: sessionId(), lang: state.lang }));
+      socket.send(JSON.stringify({ type: "hello", session: id, lang: state.lang }));
       setStatus("");
       applyLabels();
       stopPolling();
@@ -703,7 +761,7 @@
       state.socket = null;
       state.socketOpen = false;
       clearInterval(state.pingTimer);
-      if (event.code === 4400) sessionId(true); // the stored id was unusable: start afresh
+      if (event.code === 4400) forgetSession(id); // refused: a new session, a new conversation
       if (wasOpen || state.attempts > 0) {
         if (state.open) setStatus(t("reconnecting"));
         applyLabels();
@@ -823,7 +881,7 @@
     open: function () { open(); },
     close: close,
     send: function (text) { send(text); },
-    session: function () { return sessionId(); },
+    session: function () { return storedSession(); },
     get connected() { return state.socketOpen; }
   };
 

@@ -15,6 +15,7 @@ import pytest
 from bot.core.config import settings
 from bot.ops.supervisor import MODEL, Stack
 from tests.staff import staff_headers
+from tests.web.sessions import named_session
 
 pytestmark = [pytest.mark.integration]
 
@@ -47,7 +48,8 @@ async def api(stack):
 
 
 async def say(api: httpx.AsyncClient, sender: str, text: str) -> dict:
-    response = await api.post("/api/chat", json={"sender": sender, "text": text, "channel": "web"})
+    """`sender` names a browser: the same name, the same session the back office issued."""
+    response = await api.post("/api/chat", json={"sender": named_session(sender), "text": text, "channel": "web"})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -58,7 +60,7 @@ def texts(body: dict) -> str:
 
 async def test_everything_is_healthy(api):
     assert (await api.get("/health")).json() == {
-        "status": "ok", "database": "ok", "engine": "ok", "action_server": "ok"}
+        "status": "ok", "database": "ok", "engine": "ok", "action_server": "ok", "sms_budget": "ok"}
 
 
 async def test_opening_hours_come_from_the_database_in_french(api):
@@ -207,7 +209,7 @@ async def test_sms_gets_the_short_variations_of_long_answers(api):
         assert response.status_code == 200, response.text
         return texts(response.json())
 
-    full, short = await greet("it-style-web", "web"), await greet("+33611111111", "sms")
+    full, short = await greet(named_session("it-style-web"), "web"), await greet("+33611111111", "sms")
     assert short.startswith("Bonjour") and len(short) < 110 < len(full)
 
 

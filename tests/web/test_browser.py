@@ -454,3 +454,35 @@ def test_a_silent_socket_is_replaced_and_the_message_goes_over_http(server, page
     expect(bubbles(page).last).to_have_text("Bonjour ! Pour quel service ?", timeout=15_000)
     assert len(chats) == 1
     expect(bubbles(page, "in")).to_have_count(1)  # sent once, not twice
+
+
+@pytest.mark.parametrize(("stored", "websocket"), [("chosen", True), ("expired", True), ("chosen", False)])
+def test_a_refused_session_is_replaced_by_one_the_server_issues(server, context_factory, stored, websocket):
+    """A session id the back office did not issue (or one idle too long) is refused; the widget
+    gets a new one, shows a new conversation and the patient's next message is answered."""
+    from tests.web.sessions import web_session
+
+    old = "AAAAAAAAAAAAAAAA" if stored == "chosen" else web_session(issued=time.time() - 60 * 86400)
+    context = context_factory()
+    context.add_init_script(f"""if (!sessionStorage.getItem("seeded")) {{
+        sessionStorage.setItem("seeded", "1");
+        localStorage.setItem("parcours:" + location.host + "/:session", "{old}");
+        localStorage.setItem("parcours:" + location.host + "/:started", "1");
+    }}""" + ("" if websocket else "delete window.WebSocket;"))
+    page = context.new_page()
+    _watch(page)
+    page.goto(server.url)
+    open_widget(page)
+    if websocket:
+        page.wait_for_function(f"window.ParcoursChat.connected && window.ParcoursChat.session() !== '{old}'")
+    else:
+        page.wait_for_function(f"window.ParcoursChat.session() !== '{old}'")
+    expect(page.locator("#parcours-chat .welcome")).to_have_count(1)  # the old conversation is gone
+    say(page, "bonjour, quels sont les horaires ?")
+    expect(bubbles(page).last).to_have_text("Bonjour ! Pour quel service ?")
+    session = session_of(page)
+    assert session != old and len(session) == 48
+    assert httpx.get(f"{server.url}/api/conversations/web/{session}/history").json()["messages"]
+    page.reload()
+    expect(bubbles(page, "in")).to_have_text(["bonjour, quels sont les horaires ?"])  # the new one survives reloads
+    assert not page.errors  # type: ignore[attr-defined]

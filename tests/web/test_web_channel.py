@@ -5,7 +5,6 @@ pushed messages, the demo page and the widget's files. The engine is a scripted 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 import pytest
@@ -19,12 +18,13 @@ from bot.main import create_app
 from connectors.web import channel as web_channel
 from tests.staff import staff_headers
 from tests.web.fake_engine import ScriptedEngine
+from tests.web.sessions import web_session
 
 CARDIO = '/inform_service{"service":"cardio"}'
 
 
 def new_session() -> str:
-    return secrets.token_urlsafe(24)  # what the widget generates: 32 url-safe characters
+    return web_session()  # as POST /api/web/sessions issues it
 
 
 @pytest.fixture
