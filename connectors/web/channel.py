@@ -44,8 +44,9 @@ from bot.conversation.client import client_address
 from bot.conversation.message_path import handle_incoming
 from bot.conversation.models import Conversation, Message
 from bot.conversation.transcript import Reply, history
-from bot.core.datafiles import localized, message
+from bot.core.datafiles import message
 from bot.core.db import session_scope
+from connectors.common import channel_text
 from connectors.web import sessions
 from connectors.web.limits import reads
 
@@ -67,20 +68,6 @@ CLOSE_INVALID_SESSION = 4400
 CLOSE_NO_HELLO = 4408
 CLOSE_TOO_MANY_TABS = 4429  # also: too many history reads
 
-_TEXTS = {
-    "invalid_session": {"fr": "Identifiant de session invalide.", "en": "Invalid session id."},
-    "expired_session": {"fr": "Session expirée : une nouvelle conversation commence.",
-                        "en": "Session expired: a new conversation starts."},
-    "hello_first": {"fr": "La session n'est pas ouverte.", "en": "The session is not open yet."},
-    "invalid_json": {"fr": "Message illisible.", "en": "Unreadable message."},
-    "unknown_type": {"fr": "Type de message inconnu.", "en": "Unknown message type."},
-    "too_long": {"fr": "Message trop long : 20 000 caractères au plus.",
-                 "en": "Message too long: 20,000 characters at most."},
-    "slow_down": {"fr": "Vous envoyez beaucoup de messages : patientez quelques secondes.",
-                  "en": "You are sending many messages: please wait a few seconds."},
-}
-
-
 def valid_session(value: Any) -> bool:
     return isinstance(value, str) and SESSION_PATTERN.fullmatch(value) is not None
 
@@ -91,7 +78,8 @@ async def session_problem(value: Any) -> sessions.Problem | None:
 
 
 def _text(key: str, language: str) -> str:
-    return localized(_TEXTS[key], language)
+    """The web chat's own texts live with the other channels' (bot/messaging/data/channels.yml)."""
+    return channel_text(f"web_{key}", language)
 
 
 # --- The transcript as the widget shows it -------------------------------------------------------
