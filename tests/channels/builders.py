@@ -131,3 +131,10 @@ async def outbox_rows(conversation_id: str | None = None):
         query = query.where(OutboxMessage.conversation_id == conversation_id)
     async with db.session_scope() as session:
         return list((await session.scalars(query)).all())
+
+
+async def failing_write(*args, **kwargs):
+    """Stands in for the transcript's write: the database refuses it (a full disk)."""
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))

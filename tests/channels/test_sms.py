@@ -17,6 +17,7 @@ from tests.channels.builders import (
     PUBLIC_URL,
     conversation_of,
     count_messages,
+    failing_write,
     new_phone,
     outbox_rows,
     post_sms,
@@ -107,12 +108,7 @@ async def test_a_message_that_failed_to_be_stored_is_answered_when_redelivered(
         client, fake_engine, fake_twilio, monkeypatch):
     """The MessageSid commits with the message: a failed write answers 503 and keeps neither, so a
     redelivery (Twilio's fallback, a replay) is processed, not skipped as a duplicate."""
-    from sqlalchemy.exc import OperationalError
-
     from bot.conversation import message_path
-
-    async def failing_write(*args, **kwargs):
-        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
 
     phone = new_phone()
     form = sms_form(phone, "bonjour")
@@ -202,12 +198,7 @@ async def test_a_stop_redelivered_after_start_does_not_opt_the_patient_out_again
 
 async def test_an_option_whose_first_delivery_failed_to_be_stored_is_still_that_option(
         client, fake_engine, fake_twilio, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
     from bot.conversation import message_path
-
-    async def failing_write(*args, **kwargs):
-        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
 
     phone = new_phone()
     await post_sms(client, sms_form(phone, "bonjour"))

@@ -14,6 +14,7 @@ from tests.channels.builders import (
     callback_update,
     conversation_of,
     count_messages,
+    failing_write,
     message_update,
     new_chat,
     outbox_rows,
@@ -291,12 +292,7 @@ async def test_an_update_whose_message_failed_to_be_stored_is_processed_when_tel
         client, fake_engine, fake_telegram, monkeypatch):
     """The receipt commits with the message: a write that fails after the receipt leaves neither,
     so the redelivery is answered instead of being skipped as a duplicate."""
-    from sqlalchemy.exc import OperationalError
-
     from bot.conversation import message_path
-
-    async def failing_write(*args, **kwargs):
-        raise OperationalError("INSERT INTO messages", {}, Exception("disk full"))
 
     chat = new_chat()
     update = text_update(chat, "bonjour")
