@@ -25,6 +25,9 @@ LANGUAGES = frozenset(supported_languages())
 # Data files that hold words to recognise, not texts to show.
 NOT_TEXTS = {"qualifiers", "recall_examples", "recall_examples_dev", "language"}
 DATA_FILES = sorted(p for p in ROOT.glob("bot/*/data/*.yml") if p.stem not in NOT_TEXTS)
+# A map keyed by language codes is a text, whichever languages it has (a missing or an undeclared
+# one is then reported, not skipped).
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 # Numbers no other text has, and the short ones where a sentence calls them ("appelez le 15").
 _EMERGENCY_NUMBER = re.compile(
     r"(?<![\d%])(?:112|114|3114|3919|3624|3237|116 117)(?![\d%])"
@@ -40,7 +43,7 @@ def localized_texts(data: Any, where: str = "") -> list[tuple[str, dict[str, str
     """Every {language: text} map in a data file, wherever it sits."""
     found = []
     if isinstance(data, dict):
-        if data and set(data) <= LANGUAGES | {"fr", "en"} and all(isinstance(v, str) for v in data.values()):
+        if data and all(_LANGUAGE_CODE.fullmatch(str(k)) for k in data) and all(isinstance(v, str) for v in data.values()):
             return [(where, data)]
         for key, value in data.items():
             found += localized_texts(value, f"{where}.{key}")

@@ -43,19 +43,26 @@ def register_channel(channel: Channel) -> None:
     _channels[channel.name] = channel
 
 
-def load_channels() -> list[Channel]:
-    """Import the configured channel packages once; each registers itself."""
+def _ensure_loaded() -> None:
+    """Import the configured channel packages once; each registers itself. Every delivery asks,
+    so the answer after the first is a flag read, without the lock."""
     global _loaded
+    if _loaded:
+        return
     with _lock:
         if not _loaded:
             for module in load("channels")["connectors"]:
                 import_module(module)
             _loaded = True
+
+
+def load_channels() -> list[Channel]:
+    _ensure_loaded()
     return list(_channels.values())
 
 
 def channel(name: str) -> Channel | None:
-    load_channels()
+    _ensure_loaded()
     return _channels.get(name)
 
 
